@@ -1,0 +1,24 @@
+"""Data: decoding, frame sampling, annotations, transforms, the clip dataset and sampler.
+
+Importing this package registers the transforms, ``VideoDataset``, ``EpochSampler``
+and ``collate_clips`` in gfvideo's registries.
+"""
+from .annotations import (AnnotationError, VideoRecord, load_class_names, load_list_file,
+                          load_sthv2, write_class_names)
+from .datasets import VideoDataset, collate_clips
+from .decoding import (DecodeError, count_frame_folder, probe_num_frames, read_clip,
+                       read_frame_folder, read_frames)
+from .encoding import write_video
+from .epoch_sampler import EpochSampler
+from .sampling import clip_rng, dense_indices, segment_indices
+from .transforms import (CenterCrop, Compose, Flip, FormatShape, MultiScaleCrop, RandomCrop,
+                         Resize, build_pipeline, resize_clip)
+
+__all__ = [
+    'AnnotationError', 'VideoRecord', 'load_class_names', 'load_list_file', 'load_sthv2',
+    'write_class_names', 'VideoDataset', 'collate_clips', 'DecodeError', 'count_frame_folder',
+    'probe_num_frames', 'read_clip', 'read_frame_folder', 'read_frames', 'write_video',
+    'EpochSampler', 'clip_rng', 'dense_indices', 'segment_indices', 'CenterCrop', 'Compose',
+    'Flip', 'FormatShape', 'MultiScaleCrop', 'RandomCrop', 'Resize', 'build_pipeline',
+    'resize_clip',
+]

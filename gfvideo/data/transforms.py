@@ -1,0 +1,326 @@
+"""Clip transforms on a ``results`` dict (``results['imgs']``: uint8 ``[N, H, W, 3]``).
+
+Every frame of a clip gets the same geometry. Random choices come only from
+``results['rng']`` (see ``sampling.clip_rng``), never from a global RNG, so a clip
+is reproducible from ``(seed, epoch, index)`` alone. Sizes given as pairs are
+``(w, h)``. Normalisation is left to the model's data preprocessor (on the device).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+import numpy as np
+import torch
+
+from gfvideo.registry import TRANSFORMS
+
+try:
+    import cv2
+except ImportError:  # pragma: no cover - opencv is a soft dependency
+    cv2 = None
+
+__all__ = ['Compose', 'build_pipeline', 'Resize', 'RandomCrop', 'CenterCrop',
+           'MultiScaleCrop', 'Flip', 'FormatShape', 'resize_clip']
+
+# cv2.resize accepts at most 512 channels: 170 RGB frames per call.
+_CV2_MAX_FRAMES = 170
+
+
+def _pair(size: int | Sequence[int], name: str) -> tuple[int, int]:
+    """``(w, h)`` from an int or a pair."""
+    if isinstance(size, int):
+        w = h = size
+    else:
+        w, h = (int(v) for v in size)
+    if w < 1 or h < 1:
+        raise ValueError(f'{name} must be positive, got {size}')
+    return w, h
+
+
+def _rng(results: dict, who: str) -> np.random.Generator:
+    rng = results.get('rng')
+    if not isinstance(rng, np.random.Generator):
+        raise KeyError(f'{who} is random and needs results["rng"] (a np.random.Generator '
+                       f'from clip_rng), got {type(rng).__name__}')
+    return rng
+
+
+def _imgs(results: dict, who: str) -> np.ndarray:
+    imgs = results.get('imgs')
+    if not isinstance(imgs, np.ndarray) or imgs.ndim != 4 or imgs.shape[-1] != 3:
+        shape = getattr(imgs, 'shape', None)
+        raise ValueError(f'{who} needs results["imgs"] as an [N, H, W, 3] array, got {shape}')
+    return imgs
+
+
+def resize_clip(imgs: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Bilinear resize of all frames ``[N, H, W, C]`` to ``size=(w, h)``.
+
+    With OpenCV the frames are stacked along the channel axis so one ``cv2.resize``
+    call handles up to 170 frames; without it, ``torch.nn.functional.interpolate``.
+    """
+    n, h, w, c = imgs.shape
+    new_w, new_h = size
+    if (new_w, new_h) == (w, h):
+        return imgs
+    if cv2 is not None:
+        step = max(1, _CV2_MAX_FRAMES * 3 // c)
+        out = np.empty((n, new_h, new_w, c), dtype=imgs.dtype)
+        for lo in range(0, n, step):
+            chunk = imgs[lo:lo + step]
+            k = len(chunk)
+            packed = np.ascontiguousarray(chunk.transpose(1, 2, 0, 3)).reshape(h, w, k * c)
+            resized = cv2.resize(packed, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+            out[lo:lo + k] = resized.reshape(new_h, new_w, k, c).transpose(2, 0, 1, 3)
+        return out
+    x = torch.from_numpy(np.ascontiguousarray(imgs)).permute(0, 3, 1, 2).float()
+    x = torch.nn.functional.interpolate(x, size=(new_h, new_w), mode='bilinear',
+                                        align_corners=False)
+    return x.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+
+
+def _crop(results: dict, imgs: np.ndarray, x: int, y: int, w: int, h: int) -> None:
+    results['imgs'] = imgs[:, y:y + h, x:x + w]
+    results['crop_bbox'] = np.array([x, y, x + w, y + h], dtype=np.int64)
+    results['img_shape'] = (h, w)
+
+
+class Compose:
+    """Apply transforms in order; a transform returning None drops the sample (None)."""
+
+    def __init__(self, transforms: Sequence[dict | Callable[[dict], dict | None]]) -> None:
+        self.transforms = [TRANSFORMS.build(t) if isinstance(t, dict) else t for t in transforms]
+        for t in self.transforms:
+            if not callable(t):
+                raise TypeError(f'transform {t!r} is not callable')
+
+    def __call__(self, results: dict) -> dict | None:
+        for t in self.transforms:
+            results = t(results)
+            if results is None:
+                return None
+        return results
+
+    def __repr__(self) -> str:
+        inner = ''.join(f'\n    {t!r},' for t in self.transforms)
+        return f'{type(self).__name__}([{inner}\n])'
+
+
+def build_pipeline(cfgs: Sequence[dict | Callable[[dict], dict | None]]) -> Compose:
+    """Build a pipeline from transform configs (``dict(type='Resize', ...)``) or callables."""
+    return Compose(cfgs)
+
+
+@TRANSFORMS.register_module()
+class Resize:
+    """Resize every frame.
+
+    ``scale``: an int ``s`` or a pair with a -1 (``(-1, s)``) resizes the short side
+    to ``s`` keeping the aspect ratio; a pair ``(w, h)`` resizes to exactly that.
+
+    Required keys: imgs.
+    Added/modified keys: imgs, img_shape, scale_factor (``(w_factor, h_factor)``).
+    """
+
+    def __init__(self, scale: int | tuple[int, int] = (-1, 256)) -> None:
+        if isinstance(scale, int):
+            scale = (-1, scale)
+        scale = tuple(int(v) for v in scale)
+        if len(scale) != 2 or max(scale) < 1 or (min(scale) < 1 and min(scale) != -1):
+            raise ValueError(f'scale must be s, (-1, s), (s, -1) or (w, h), got {scale}')
+        self.scale = scale
+
+    def _target(self, h: int, w: int) -> tuple[int, int]:
+        if -1 not in self.scale:
+            return self.scale
+        short = max(self.scale)
+        if h <= w:
+            return int(w * short / h + 0.5), short
+        return short, int(h * short / w + 0.5)
+
+    def __call__(self, results: dict) -> dict:
+        imgs = _imgs(results, 'Resize')
+        h, w = imgs.shape[1:3]
+        new_w, new_h = self._target(h, w)
+        results['imgs'] = resize_clip(imgs, (new_w, new_h))
+        results['img_shape'] = (new_h, new_w)
+        results['scale_factor'] = (new_w / w, new_h / h)
+        return results
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}(scale={self.scale})'
+
+
+@TRANSFORMS.register_module()
+class RandomCrop:
+    """Crop a ``size`` (int or ``(w, h)``) window at a random position, the same for all frames.
+
+    Randomness: ``results['rng']``.
+    Required keys: imgs, rng.
+    Added/modified keys: imgs, crop_bbox (``[x1, y1, x2, y2]``), img_shape.
+    """
+
+    def __init__(self, size: int | tuple[int, int]) -> None:
+        self.size = _pair(size, 'size')
+
+    def __call__(self, results: dict) -> dict:
+        imgs = _imgs(results, 'RandomCrop')
+        rng = _rng(results, 'RandomCrop')
+        h, w = imgs.shape[1:3]
+        cw, ch = self.size
+        if cw > w or ch > h:
+            raise ValueError(f'RandomCrop {self.size} is larger than the frames ({w}, {h}); '
+                             f'resize first')
+        x, y = (int(v) for v in rng.integers(0, [w - cw + 1, h - ch + 1]))
+        _crop(results, imgs, x, y, cw, ch)
+        return results
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}(size={self.size})'
+
+
+@TRANSFORMS.register_module()
+class CenterCrop:
+    """Crop the central ``size`` (int or ``(w, h)``) window.
+
+    Required keys: imgs.
+    Added/modified keys: imgs, crop_bbox (``[x1, y1, x2, y2]``), img_shape.
+    """
+
+    def __init__(self, size: int | tuple[int, int]) -> None:
+        self.size = _pair(size, 'size')
+
+    def __call__(self, results: dict) -> dict:
+        imgs = _imgs(results, 'CenterCrop')
+        h, w = imgs.shape[1:3]
+        cw, ch = self.size
+        if cw > w or ch > h:
+            raise ValueError(f'CenterCrop {self.size} is larger than the frames ({w}, {h}); '
+                             f'resize first')
+        _crop(results, imgs, (w - cw) // 2, (h - ch) // 2, cw, ch)
+        return results
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}(size={self.size})'
+
+
+# Fixed crop positions as (x, y) fractions of the free room, TSM style: 4 corners and
+# the centre, or additionally the edge midpoints and the quarter points.
+_FIXED_5 = [(0, 0), (4, 0), (0, 4), (4, 4), (2, 2)]
+_FIXED_13 = _FIXED_5 + [(0, 2), (4, 2), (2, 4), (2, 0), (1, 1), (3, 1), (1, 3), (3, 3)]
+
+
+@TRANSFORMS.register_module()
+class MultiScaleCrop:
+    """TSM-style multi-scale crop, then resize to ``input_size``.
+
+    Crop width and height are each ``scale * min(H, W)`` for scales whose positions
+    in ``scales`` differ by at most ``max_wh_scale_gap`` (sizes within 3 px of the
+    input size snap to it). The window sits at a uniformly random position if
+    ``random_crop``, else at one of ``num_fixed_crops`` (5 or 13) fixed positions
+    (corners, centre, ...). Randomness: ``results['rng']``.
+
+    Required keys: imgs, rng.
+    Added/modified keys: imgs, crop_bbox (``[x1, y1, x2, y2]``), img_shape.
+    """
+
+    def __init__(self, input_size: int | tuple[int, int],
+                 scales: Sequence[float] = (1, .875, .75, .66), max_wh_scale_gap: int = 1,
+                 random_crop: bool = False, num_fixed_crops: int = 5) -> None:
+        self.input_size = _pair(input_size, 'input_size')
+        self.scales = tuple(float(s) for s in scales)
+        if not self.scales or not all(0 < s <= 1 for s in self.scales):
+            raise ValueError(f'scales must be in (0, 1], got {scales}')
+        if num_fixed_crops not in (5, 13):
+            raise ValueError(f'num_fixed_crops must be 5 or 13, got {num_fixed_crops}')
+        self.max_wh_scale_gap = int(max_wh_scale_gap)
+        self.random_crop = bool(random_crop)
+        self.num_fixed_crops = num_fixed_crops
+        n = len(self.scales)
+        self._pairs = np.array([(i, j) for i in range(n) for j in range(n)
+                                if abs(i - j) <= self.max_wh_scale_gap])
+
+    def _crop_box(self, h: int, w: int, rng: np.random.Generator) -> tuple[int, int, int, int]:
+        base = min(h, w)
+        sizes = np.array([int(base * s) for s in self.scales])
+        in_w, in_h = self.input_size
+        widths = np.where(np.abs(sizes - in_w) < 3, in_w, sizes)
+        heights = np.where(np.abs(sizes - in_h) < 3, in_h, sizes)
+        i, j = self._pairs[rng.integers(len(self._pairs))]
+        cw, ch = int(min(widths[i], w)), int(min(heights[j], h))
+        if self.random_crop:
+            x, y = (int(v) for v in rng.integers(0, [w - cw + 1, h - ch + 1]))
+        else:
+            fixed = _FIXED_5 if self.num_fixed_crops == 5 else _FIXED_13
+            fx, fy = fixed[rng.integers(len(fixed))]
+            x, y = (w - cw) // 4 * fx, (h - ch) // 4 * fy
+        return x, y, cw, ch
+
+    def __call__(self, results: dict) -> dict:
+        imgs = _imgs(results, 'MultiScaleCrop')
+        rng = _rng(results, 'MultiScaleCrop')
+        x, y, cw, ch = self._crop_box(*imgs.shape[1:3], rng)
+        _crop(results, imgs, x, y, cw, ch)
+        results['imgs'] = resize_clip(results['imgs'], self.input_size)
+        results['img_shape'] = self.input_size[::-1]
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{type(self).__name__}(input_size={self.input_size}, scales={self.scales}, '
+                f'max_wh_scale_gap={self.max_wh_scale_gap}, random_crop={self.random_crop}, '
+                f'num_fixed_crops={self.num_fixed_crops})')
+
+
+@TRANSFORMS.register_module()
+class Flip:
+    """Horizontal flip of the whole clip with probability ``flip_ratio``.
+
+    ``flip_label_map`` swaps labels whose meaning flips with the image (left/right
+    classes of Something-Something). Randomness: ``results['rng']``.
+
+    Required keys: imgs, rng; label when ``flip_label_map`` is set.
+    Added/modified keys: imgs, flip (bool), label.
+    """
+
+    def __init__(self, flip_ratio: float = 0.5,
+                 flip_label_map: dict[int, int] | None = None) -> None:
+        if not 0 <= flip_ratio <= 1:
+            raise ValueError(f'flip_ratio must be in [0, 1], got {flip_ratio}')
+        self.flip_ratio = float(flip_ratio)
+        # Config files written as JSON turn int keys into strings.
+        self.flip_label_map = ({int(k): int(v) for k, v in flip_label_map.items()}
+                               if flip_label_map else None)
+
+    def __call__(self, results: dict) -> dict:
+        imgs = _imgs(results, 'Flip')
+        flip = bool(_rng(results, 'Flip').random() < self.flip_ratio)
+        results['flip'] = flip
+        if flip:
+            results['imgs'] = imgs[:, :, ::-1]
+            if self.flip_label_map is not None:
+                label = int(results['label'])
+                results['label'] = self.flip_label_map.get(label, label)
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{type(self).__name__}(flip_ratio={self.flip_ratio}, '
+                f'flip_label_map={self.flip_label_map})')
+
+
+@TRANSFORMS.register_module()
+class FormatShape:
+    """Turn ``imgs`` ``[N, H, W, 3]`` into a contiguous uint8 tensor ``inputs`` ``[N, 3, H, W]``.
+
+    Required keys: imgs.
+    Added/modified keys: inputs (added), imgs (removed: the tensor owns the data).
+    """
+
+    def __call__(self, results: dict) -> dict:
+        imgs = _imgs(results, 'FormatShape')
+        if imgs.dtype != np.uint8:
+            raise ValueError(f'FormatShape expects uint8 frames, got {imgs.dtype}')
+        results['inputs'] = torch.from_numpy(np.ascontiguousarray(imgs.transpose(0, 3, 1, 2)))
+        del results['imgs']
+        return results
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}()'

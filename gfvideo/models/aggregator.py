@@ -1,0 +1,35 @@
+"""Fusing glance and focus features into a prediction after every step (the exit points).
+
+A GRU cell carries the clip's state. Exit 0 sees the glance alone (all N frames,
+averaged); each focus step feeds the chosen frames' glance and focus features, fused per
+frame and averaged over the step's frames, and gives the next exit's logits.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class GRUAggregator(nn.Module):
+    """``init(glance) -> (state, logits_0)``; ``step(state, glance_sel, focus) -> (state, logits_t)``."""
+
+    def __init__(self, glance_channels: int, focus_channels: int, num_classes: int,
+                 hidden: int = 256) -> None:
+        super().__init__()
+        self.hidden = hidden
+        self.glance_in = nn.Linear(glance_channels, hidden)
+        self.focus_in = nn.Linear(glance_channels + focus_channels, hidden)
+        self.gru = nn.GRUCell(hidden, hidden)
+        self.head = nn.Linear(hidden, num_classes)
+
+    def init(self, glance_pooled: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``glance_pooled`` ``[B, N, Cg]`` -> state ``[B, H]``, logits ``[B, classes]``."""
+        state = self.gru(torch.relu(self.glance_in(glance_pooled.mean(1))))
+        return state, self.head(state)
+
+    def step(self, state: torch.Tensor, glance_sel: torch.Tensor,
+             focus: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``glance_sel`` ``[B, K, Cg]`` and ``focus`` ``[B, K, Cf]`` are the step's frames."""
+        x = torch.relu(self.focus_in(torch.cat([glance_sel, focus], dim=-1))).mean(1)
+        state = self.gru(x, state)
+        return state, self.head(state)

@@ -1,0 +1,226 @@
+"""TSM backbones built from torchvision's blocks: one plain function per variant.
+
+Every backbone maps ``[B*T, 3, H, W]`` to ``(feature_map, pooled)``: the feature map of
+stage ``feature_stage`` (1-4, strides 4/8/16/32; the policy reads it, so it may be an
+earlier stage than the last when the input is small) and the globally averaged last stage
+``[B*T, C]``. Parameter names follow torchvision's, so ImageNet ``.pth`` files load as
+they are (the shift has no parameters).
+
+Shift placement (REFERENCE.md §2): ResNet, on the residual branch before ``conv1`` of
+every block; MobileNetV2, before the first (expanding) pointwise conv of every inverted
+residual block with a residual connection.
+"""
+from __future__ import annotations
+
+import os
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchvision.models.mobilenetv2 import InvertedResidual, MobileNetV2
+from torchvision.models.resnet import BasicBlock, Bottleneck
+from torchvision.ops.misc import Conv2dNormActivation
+
+from .tsm import ShiftContext, TemporalShift
+
+
+class TSMBackbone(nn.Module):
+    """Common forward: run the stages, keep one stage's map, pool the last."""
+
+    stage_channels: tuple[int, ...]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.shift_context = ShiftContext()
+        self.feature_stage = 4
+
+    def stages(self) -> list[Callable[[torch.Tensor], torch.Tensor]]:
+        raise NotImplementedError
+
+    @property
+    def feature_channels(self) -> int:
+        return self.stage_channels[self.feature_stage - 1]
+
+    @property
+    def out_channels(self) -> int:
+        return self.stage_channels[-1]
+
+    def forward(self, x: torch.Tensor, num_segments: int,
+                cache: dict[int, torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``x`` ``[B*T, 3, H, W]`` with ``T = num_segments``; ``cache`` turns on online shift."""
+        self.shift_context.num_segments = num_segments
+        self.shift_context.cache = cache
+        feature_map = x
+        for i, stage in enumerate(self.stages(), start=1):
+            x = stage(x)
+            if i == self.feature_stage:
+                feature_map = x
+        self.shift_context.cache = None
+        return feature_map, F.adaptive_avg_pool2d(x, 1).flatten(1)
+
+    def _add_shifts(self, blocks: list[nn.Module], fold_div: int) -> None:
+        for slot, block in enumerate(blocks):
+            block.shift = TemporalShift(self.shift_context, slot, fold_div)
+
+    def stage_size(self, input_size: int, stage: int) -> int:
+        """Spatial size of stage ``stage``'s map for a square input (every stage halves, rounding up)."""
+        size = input_size
+        for _ in range(stage + 1):
+            size = (size + 1) // 2
+        return size
+
+
+class ShiftBasicBlock(BasicBlock):
+    shift: TemporalShift | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x if self.shift is None else self.shift(x))))
+        out = self.bn2(self.conv2(out))
+        return self.relu(out + identity)
+
+
+class ShiftBottleneck(Bottleneck):
+    shift: TemporalShift | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x if self.shift is None else self.shift(x))))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        return self.relu(out + identity)
+
+
+class ResNetTSM(TSMBackbone):
+    """torchvision's ResNet layout with a width knob (``width=64`` is the real ResNet)."""
+
+    def __init__(self, block: type[BasicBlock] | type[Bottleneck], layers: list[int], width: int = 64,
+                 shift: bool = True, fold_div: int = 8) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, width, kernel_size=7, stride=2, padding=3, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        inplanes = width
+        for i, num_blocks in enumerate(layers):
+            planes, stride = width * 2 ** i, (1 if i == 0 else 2)
+            downsample = None
+            if stride != 1 or inplanes != planes * block.expansion:
+                downsample = nn.Sequential(
+                    nn.Conv2d(inplanes, planes * block.expansion, 1, stride, bias=False),
+                    nn.BatchNorm2d(planes * block.expansion))
+            blocks = [block(inplanes, planes, stride, downsample)]
+            inplanes = planes * block.expansion
+            blocks += [block(inplanes, planes) for _ in range(num_blocks - 1)]
+            setattr(self, f'layer{i + 1}', nn.Sequential(*blocks))
+        self.stage_channels = tuple(width * 2 ** i * block.expansion for i in range(4))
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode='fan_out', nonlinearity='relu')
+        if shift:
+            self._add_shifts([b for i in range(4) for b in getattr(self, f'layer{i + 1}')], fold_div)
+
+    def stem(self, x: torch.Tensor) -> torch.Tensor:
+        return self.maxpool(self.relu(self.bn1(self.conv1(x))))
+
+    def stages(self) -> list[Callable[[torch.Tensor], torch.Tensor]]:
+        return [lambda x: self.layer1(self.stem(x)), self.layer2, self.layer3, self.layer4]
+
+
+class ShiftInvertedResidual(InvertedResidual):
+    shift: TemporalShift | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.use_res_connect:
+            return x + self.conv(x if self.shift is None else self.shift(x))
+        return self.conv(x)
+
+
+class MobileNetV2TSM(TSMBackbone):
+    """torchvision's MobileNetV2 features; ``width`` is its width multiplier.
+
+    ``last_channels`` overrides the final 1x1 conv's 1280 outputs (tiny models).
+    """
+
+    _STAGE_ENDS = (4, 7, 14, 19)  # features[:4] stride 4, [:7] stride 8, [:14] 16, [:19] 32
+
+    def __init__(self, width: float = 1.0, shift: bool = True, fold_div: int = 8,
+                 last_channels: int | None = None) -> None:
+        super().__init__()
+        self.features = MobileNetV2(width_mult=width, block=ShiftInvertedResidual).features
+        if last_channels is not None:
+            in_channels = self.features[17].out_channels
+            self.features[18] = Conv2dNormActivation(in_channels, last_channels, kernel_size=1,
+                                                     activation_layer=nn.ReLU6)
+        self.stage_channels = tuple(self.features[end - 1].out_channels for end in self._STAGE_ENDS)
+        if shift:
+            self._add_shifts([b for b in self.features
+                              if isinstance(b, InvertedResidual) and b.use_res_connect], fold_div)
+
+    def stages(self) -> list[Callable[[torch.Tensor], torch.Tensor]]:
+        starts = (0,) + self._STAGE_ENDS[:-1]
+        return [self.features[s:e] for s, e in zip(starts, self._STAGE_ENDS)]
+
+
+_BACKBONES: dict[str, Callable[..., TSMBackbone]] = {}
+
+
+def register_backbone(fn: Callable[..., TSMBackbone]) -> Callable[..., TSMBackbone]:
+    _BACKBONES[fn.__name__] = fn
+    return fn
+
+
+@register_backbone
+def resnet18(**kwargs) -> ResNetTSM:
+    return ResNetTSM(ShiftBasicBlock, [2, 2, 2, 2], **kwargs)
+
+
+@register_backbone
+def resnet34(**kwargs) -> ResNetTSM:
+    return ResNetTSM(ShiftBasicBlock, [3, 4, 6, 3], **kwargs)
+
+
+@register_backbone
+def resnet50(**kwargs) -> ResNetTSM:
+    return ResNetTSM(ShiftBottleneck, [3, 4, 6, 3], **kwargs)
+
+
+@register_backbone
+def mobilenet_v2(**kwargs) -> MobileNetV2TSM:
+    return MobileNetV2TSM(**kwargs)
+
+
+def list_backbones() -> list[str]:
+    return sorted(_BACKBONES)
+
+
+def build_backbone(name: str, *, pretrained: str | None = None, feature_stage: int = 4,
+                   **kwargs) -> TSMBackbone:
+    """Build backbone ``name`` (see :func:`list_backbones`), optionally loading a torchvision ``.pth``."""
+    if name not in _BACKBONES:
+        raise KeyError(f'unknown backbone {name!r}; available: {", ".join(list_backbones())}')
+    if feature_stage not in (1, 2, 3, 4):
+        raise ValueError(f'feature_stage must be 1-4, got {feature_stage}')
+    backbone = _BACKBONES[name](**kwargs)
+    backbone.feature_stage = feature_stage
+    if pretrained:
+        load_pretrained(backbone, pretrained)
+    return backbone
+
+
+def load_pretrained(backbone: nn.Module, path: str) -> None:
+    """Load an ImageNet checkpoint in torchvision naming; the classifier is dropped.
+
+    Every backbone parameter must be found, and every checkpoint key must be used.
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'pretrained weights not found: {path}')
+    state = torch.load(path, map_location='cpu', weights_only=True)
+    state = state.get('state_dict', state)
+    state = {k: v for k, v in state.items() if not k.startswith(('fc.', 'classifier.'))}
+    missing, unexpected = backbone.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise ValueError(f'{path} does not match {type(backbone).__name__}: '
+                         f'missing {missing[:5]}{"..." if len(missing) > 5 else ""}, '
+                         f'unexpected {unexpected[:5]}{"..." if len(unexpected) > 5 else ""}')

@@ -1,0 +1,282 @@
+"""The glance-and-focus recognizer: glance -> policy -> focus -> aggregator -> exits.
+
+One code path, :meth:`GlanceFocusRecognizer.run`, serves training and inference:
+
+1. **Glance**: every frame, downsampled to ``glance.size``, through a TSM backbone.
+   Exit 0 predicts from the glance alone.
+2. **Focus steps**: ``num_focus_frames / frames_per_step`` steps. At each, the locator
+   picks the step's frames and a patch centre in each; ``P x P`` patches are cut from the
+   full-resolution frames and read by the focus backbone, whose shift runs both ways
+   inside the step and online across steps (a per-layer cache of the previous step's last
+   frame). ``frames_per_step = num_focus_frames`` is AdaFocus's one-shot focus,
+   ``frames_per_step = 1`` GFNet's step by step.
+3. **Aggregate and exit**: the aggregator updates its state and gives logits after every
+   step. With thresholds set, rows whose max softmax probability reaches their exit's
+   threshold leave the batch: inputs, glance features, state, focused-frame masks and
+   shift caches are index-selected, so later steps run on fewer rows.
+
+Training runs exactly the same steps, with no thresholds (every row reaches every exit)
+and the differentiable crop when the locator learns end to end.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from mmengine.model import BaseModel
+from torch import nn
+
+from ..registry import MODELS
+from .aggregator import GRUAggregator
+from .backbones import TSMBackbone, build_backbone
+from .crop import crop, patch_boxes
+from .policy import Action, Locator, LearnedLocator, build_locator
+from .tsm import select_cache_rows
+
+
+class Glance(nn.Module):
+    """Downsample every frame to ``size x size`` and run the glance backbone over all N."""
+
+    def __init__(self, backbone: TSMBackbone, size: int) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.size = size
+
+    def forward(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``frames`` ``[B, N, 3, H, W]`` -> maps ``[B, N, C, h, w]``, pooled ``[B, N, C']``."""
+        b, n = frames.shape[:2]
+        x = frames.flatten(0, 1)
+        if x.shape[-1] != self.size or x.shape[-2] != self.size:
+            x = F.interpolate(x, size=(self.size, self.size), mode='bilinear', align_corners=False,
+                              antialias=True)
+        maps, pooled = self.backbone(x, num_segments=n)
+        return maps.view(b, n, *maps.shape[1:]), pooled.view(b, n, -1)
+
+
+class Focus(nn.Module):
+    """Cut the chosen patches and run the focus backbone on one step's frames."""
+
+    def __init__(self, backbone: TSMBackbone, patch: int) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.patch = patch
+
+    def forward(self, frames: torch.Tensor, frame_ids: torch.Tensor, centers: torch.Tensor,
+                cache: dict[int, torch.Tensor] | None = None,
+                differentiable: bool = False) -> torch.Tensor:
+        """``frames`` ``[B, N, 3, H, W]``, ``frame_ids`` ``[B, K]``, ``centers`` ``[B, K, 2]`` -> ``[B, K, C]``."""
+        b, n = frames.shape[:2]
+        k = frame_ids.shape[1]
+        flat_ids = (frame_ids + torch.arange(b, device=frames.device)[:, None] * n).flatten()
+        patches = crop(frames.flatten(0, 1), centers.flatten(0, 1), self.patch, differentiable,
+                       index=flat_ids)
+        _, pooled = self.backbone(patches, num_segments=k, cache=cache)
+        return pooled.view(b, k, -1)
+
+
+@dataclass
+class RunOutput:
+    """What :meth:`GlanceFocusRecognizer.run` did, exit by exit.
+
+    ``rows[e]`` are the (original) batch rows still present at exit ``e`` and
+    ``logits[e]`` their logits; ``actions[t]`` is step ``t``'s action for the rows present
+    at that step (``rows[t]``). ``exit_index`` / ``final_logits`` give each row's exit.
+    """
+    rows: list[torch.Tensor] = field(default_factory=list)
+    logits: list[torch.Tensor] = field(default_factory=list)
+    actions: list[Action] = field(default_factory=list)
+    focus_features: list[torch.Tensor] = field(default_factory=list)
+    exit_index: torch.Tensor | None = None
+    final_logits: torch.Tensor | None = None
+
+
+@MODELS.register_module()
+class GlanceFocusRecognizer(BaseModel):
+    """Glance-and-focus video recognizer with early exits.
+
+    Args:
+        num_classes: classes.
+        num_frames: frames per clip (N), all glanced at.
+        input_size: side of the full-resolution frames the pipeline produces.
+        glance: ``dict(backbone=name, size=px, pretrained=path, feature_stage=None, **backbone_kwargs)``;
+            ``feature_stage=None`` picks the deepest stage whose map keeps at least 4x4 cells.
+        focus: ``dict(backbone=name, patch=px, pretrained=path, **backbone_kwargs)``.
+        locator: ``dict(type='learned'|'random'|'center', ...)``.
+        num_focus_frames: frames looked at closely (default N).
+        frames_per_step: frames per focus step (K); must divide ``num_focus_frames``.
+        aggregator: ``dict(hidden=256)``.
+        loss_weights: ``dict(exits=1.0, focus=1.0)``: mean cross-entropy over every exit,
+            and an auxiliary focus-only classifier (AdaFocusV2).
+        exit_thresholds: per-exit confidence thresholds for inference (None: no early exit).
+        seed: seed of the model's own generator (random patches), saved in checkpoints.
+    """
+
+    def __init__(self, num_classes: int, num_frames: int, input_size: int, glance: dict, focus: dict,
+                 locator: dict | None = None, num_focus_frames: int | None = None,
+                 frames_per_step: int | None = None, aggregator: dict | None = None,
+                 loss_weights: dict | None = None, exit_thresholds: list[float] | None = None,
+                 seed: int = 0, data_preprocessor: dict | None = None, init_cfg: dict | None = None) -> None:
+        super().__init__(data_preprocessor=data_preprocessor or dict(type='gfvideo.VideoDataPreprocessor'),
+                         init_cfg=init_cfg)
+        glance, focus = dict(glance), dict(focus)
+        self.num_classes, self.num_frames, self.input_size = num_classes, num_frames, input_size
+        self.num_focus_frames = num_focus_frames or num_frames
+        self.frames_per_step = frames_per_step or self.num_focus_frames
+        glance_size, patch = glance.pop('size'), focus.pop('patch')
+        _check_sizes(num_frames, input_size, glance_size, patch, self.num_focus_frames, self.frames_per_step)
+        self.num_steps = self.num_focus_frames // self.frames_per_step
+
+        self.glance = Glance(_build_glance_backbone(glance, glance_size), glance_size)
+        self.focus = Focus(build_backbone(focus.pop('backbone'), **focus), patch)
+        gc, fc = self.glance.backbone.out_channels, self.focus.backbone.out_channels
+        self.aggregator = GRUAggregator(gc, fc, num_classes, **(aggregator or {}))
+        self.generator = torch.Generator().manual_seed(seed)
+        self.locator: Locator = build_locator(
+            locator or dict(type='learned'), glance_channels=self.glance.backbone.feature_channels,
+            state_channels=self.aggregator.hidden, patch_fraction=patch / input_size,
+            generator=self.generator)
+        self.focus_head = nn.Linear(fc, num_classes)
+        self.loss_weights = dict(exits=1.0, focus=1.0, **(loss_weights or {}))
+        self.exit_thresholds = exit_thresholds
+        self._costs: dict[str, float] | None = None
+
+    @property
+    def num_exits(self) -> int:
+        return self.num_steps + 1
+
+    # The generator (random patches) travels in the state dict, hence in every checkpoint.
+    def get_extra_state(self) -> torch.Tensor:
+        return self.generator.get_state()
+
+    def set_extra_state(self, state: torch.Tensor) -> None:
+        self.generator.set_state(state)
+
+    def run(self, frames: torch.Tensor, thresholds: list[float] | None = None) -> RunOutput:
+        """Glance, then focus step by step; rows leave at the first exit whose threshold they reach."""
+        b, n = frames.shape[:2]
+        out = RunOutput()
+        rows = torch.arange(b, device=frames.device)
+        exit_index = torch.full((b,), self.num_steps, dtype=torch.long, device=frames.device)
+        final_logits = frames.new_zeros(b, self.num_classes)
+        maps, pooled = self.glance(frames)
+        state, logits = self.aggregator.init(pooled)
+        focused = torch.zeros(b, n, dtype=torch.bool, device=frames.device)
+        cache: dict[int, torch.Tensor] = {}
+        differentiable = self.training and isinstance(self.locator, LearnedLocator)
+        for step in range(self.num_exits):
+            out.rows.append(rows)
+            out.logits.append(logits)
+            if step == self.num_steps:
+                final_logits[rows] = logits.to(final_logits.dtype)
+                break
+            if thresholds is not None:
+                confidence = logits.detach().float().softmax(-1).amax(-1)
+                leaving = confidence >= thresholds[step]
+                if leaving.any():
+                    exit_index[rows[leaving]] = step
+                    final_logits[rows[leaving]] = logits[leaving].to(final_logits.dtype)
+                    keep = (~leaving).nonzero().flatten()
+                    if keep.numel() == 0:
+                        break
+                    rows, frames, maps, pooled = rows[keep], frames[keep], maps[keep], pooled[keep]
+                    state, focused = state[keep], focused[keep]
+                    cache = select_cache_rows(cache, keep)
+            action = self.locator(maps, state, focused, self.frames_per_step)
+            features = self.focus(frames, action.frames, action.centers, cache, differentiable)
+            glance_sel = pooled.gather(1, action.frames[:, :, None].expand(-1, -1, pooled.shape[-1]))
+            state, logits = self.aggregator.step(state, glance_sel, features)
+            focused = focused.scatter(1, action.frames, True)
+            out.actions.append(action)
+            out.focus_features.append(features)
+        out.exit_index, out.final_logits = exit_index, final_logits
+        return out
+
+    def forward(self, inputs: torch.Tensor, data_samples: dict | None = None, mode: str = 'tensor'):
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        return self.run(inputs).logits[-1]
+
+    def loss(self, inputs: torch.Tensor, data_samples: dict) -> dict[str, torch.Tensor]:
+        labels = data_samples['labels']
+        out = self.run(inputs)
+        exit_losses = [F.cross_entropy(logits, labels) for logits in out.logits]
+        focus_mean = torch.cat(out.focus_features, dim=1).mean(1)
+        losses = {
+            'loss_exits': self.loss_weights['exits'] * torch.stack(exit_losses).mean(),
+            'loss_focus': self.loss_weights['focus'] * F.cross_entropy(self.focus_head(focus_mean), labels),
+        }
+        with torch.no_grad():
+            losses['top1_glance'] = (out.logits[0].argmax(-1) == labels).float().mean()
+            losses['top1_last'] = (out.logits[-1].argmax(-1) == labels).float().mean()
+        return losses
+
+    @torch.no_grad()
+    def predict(self, inputs: torch.Tensor, data_samples: dict | None = None) -> list[dict]:
+        """Per-clip results: scores, exit taken, confidences, frames and boxes looked at, GFLOPs."""
+        out = self.run(inputs, self.exit_thresholds)
+        costs = self.exit_costs()
+        b = inputs.shape[0]
+        confidences = [[] for _ in range(b)]
+        for rows, logits in zip(out.rows, out.logits):
+            for r, c in zip(rows.tolist(), logits.float().softmax(-1).amax(-1).tolist()):
+                confidences[r].append(c)
+        looks = [[] for _ in range(b)]
+        frame_hw = inputs.shape[-2:]
+        for rows, action in zip(out.rows, out.actions):
+            boxes = patch_boxes(action.centers, frame_hw, self.focus.patch)
+            for r, f, bx in zip(rows.tolist(), action.frames.tolist(), boxes.tolist()):
+                looks[r].append(dict(frames=f, boxes=bx))
+        return [_clip_result(data_samples, i, out.final_logits[i], int(out.exit_index[i]),
+                             costs[int(out.exit_index[i])], confidences=confidences[i], looks=looks[i])
+                for i in range(b)]
+
+    def component_costs(self) -> dict[str, float]:
+        """GFLOPs of each component for one clip, counted once per model (see gfvideo.compute.flops)."""
+        if self._costs is None:
+            from ..compute.costs import glance_focus_costs
+            self._costs = glance_focus_costs(self)
+        return self._costs
+
+    def exit_costs(self) -> list[float]:
+        """Cumulative GFLOPs of a clip that leaves at exit ``e``, for every exit."""
+        c = self.component_costs()
+        per_step = c['locator'] + c['focus'] + c['aggregator_step']
+        base = c['glance'] + c['aggregator_init']
+        return [base + e * per_step for e in range(self.num_exits)]
+
+
+def _clip_result(data_samples: dict | None, i: int, logits: torch.Tensor, exit_index: int,
+                 gflops: float, **extra) -> dict:
+    result = dict(pred_scores=logits.float().softmax(-1).cpu(), exit=exit_index, gflops=gflops, **extra)
+    if data_samples is not None:
+        result['label'] = int(data_samples['labels'][i])
+        if 'clip_ids' in data_samples:
+            result['clip_id'] = data_samples['clip_ids'][i]
+    return result
+
+
+def _check_sizes(num_frames: int, input_size: int, glance_size: int, patch: int,
+                 num_focus_frames: int, frames_per_step: int) -> None:
+    if glance_size > input_size:
+        raise ValueError(f'glance.size={glance_size} is larger than input_size={input_size}')
+    if patch >= input_size:
+        raise ValueError(f'focus.patch={patch} must be smaller than input_size={input_size}')
+    if not 0 < num_focus_frames <= num_frames:
+        raise ValueError(f'num_focus_frames={num_focus_frames} must be in 1..num_frames={num_frames}')
+    if frames_per_step <= 0 or num_focus_frames % frames_per_step:
+        raise ValueError(f'frames_per_step={frames_per_step} must divide num_focus_frames={num_focus_frames}')
+
+
+def _build_glance_backbone(cfg: dict, size: int) -> TSMBackbone:
+    """Build the glance backbone; by default its feature map is the deepest stage with >= 4x4 cells."""
+    name, stage = cfg.pop('backbone'), cfg.pop('feature_stage', None)
+    backbone = build_backbone(name, **cfg)
+    if stage is None:
+        stage = max([s for s in (1, 2, 3, 4) if backbone.stage_size(size, s) >= 4], default=1)
+    if backbone.stage_size(size, stage) < 4:
+        raise ValueError(f'glance feature map of stage {stage} at {size}px is smaller than 4x4')
+    backbone.feature_stage = stage
+    return backbone
