@@ -1,25 +1,40 @@
 """gfvideo's registries: children of mmengine's, so configs name our classes by ``type``.
 
-Everything registered lives under the ``gfvideo`` scope; configs set
-``default_scope = 'gfvideo'`` and ``locations`` makes mmengine import the modules
-that register them.
+Configs set ``default_scope = 'gfvideo'``; every mmengine registry gets a ``gfvideo``
+child so lookups from that scope fall back to mmengine's own entries (loops, optimizers,
+hooks) without warnings. Collate functions are looked up by mmengine's data-loader
+builder in the root registry only, so ``FUNCTIONS`` is mmengine's root registry itself.
 """
-from mmengine.registry import DATA_SAMPLERS as MMENGINE_DATA_SAMPLERS
-from mmengine.registry import DATASETS as MMENGINE_DATASETS
-from mmengine.registry import FUNCTIONS as MMENGINE_FUNCTIONS
-from mmengine.registry import HOOKS as MMENGINE_HOOKS
-from mmengine.registry import METRICS as MMENGINE_METRICS
-from mmengine.registry import MODELS as MMENGINE_MODELS
-from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
+from mmengine import registry as mm
 from mmengine.registry import Registry
 
-_LOCATIONS = ['gfvideo.data', 'gfvideo.models', 'gfvideo.engine']
+FUNCTIONS = mm.FUNCTIONS
 
-MODELS = Registry('model', parent=MMENGINE_MODELS, scope='gfvideo', locations=['gfvideo.models'])
-DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, scope='gfvideo', locations=['gfvideo.data'])
-TRANSFORMS = Registry('transform', parent=MMENGINE_TRANSFORMS, scope='gfvideo', locations=['gfvideo.data'])
-DATA_SAMPLERS = Registry('data sampler', parent=MMENGINE_DATA_SAMPLERS, scope='gfvideo',
-                         locations=['gfvideo.data'])
-FUNCTIONS = Registry('function', parent=MMENGINE_FUNCTIONS, scope='gfvideo', locations=['gfvideo.data'])
-METRICS = Registry('metric', parent=MMENGINE_METRICS, scope='gfvideo', locations=['gfvideo.engine'])
-HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope='gfvideo', locations=['gfvideo.engine'])
+
+def _child(parent: Registry, name: str, locations: list[str]) -> Registry:
+    return Registry(name, parent=parent, scope='gfvideo', locations=locations)
+
+
+MODELS = _child(mm.MODELS, 'model', ['gfvideo.models'])
+DATASETS = _child(mm.DATASETS, 'dataset', ['gfvideo.data'])
+TRANSFORMS = _child(mm.TRANSFORMS, 'transform', ['gfvideo.data'])
+DATA_SAMPLERS = _child(mm.DATA_SAMPLERS, 'data sampler', ['gfvideo.data'])
+METRICS = _child(mm.METRICS, 'metric', ['gfvideo.engine'])
+HOOKS = _child(mm.HOOKS, 'hook', ['gfvideo.engine'])
+LOOPS = _child(mm.LOOPS, 'loop', ['gfvideo.engine'])
+RUNNERS = _child(mm.RUNNERS, 'runner', ['gfvideo.engine'])
+RUNNER_CONSTRUCTORS = _child(mm.RUNNER_CONSTRUCTORS, 'runner constructor', ['gfvideo.engine'])
+MODEL_WRAPPERS = _child(mm.MODEL_WRAPPERS, 'model_wrapper', ['gfvideo.engine'])
+WEIGHT_INITIALIZERS = _child(mm.WEIGHT_INITIALIZERS, 'weight initializer', ['gfvideo.models'])
+OPTIMIZERS = _child(mm.OPTIMIZERS, 'optimizer', ['gfvideo.engine'])
+OPTIM_WRAPPERS = _child(mm.OPTIM_WRAPPERS, 'optim_wrapper', ['gfvideo.engine'])
+OPTIM_WRAPPER_CONSTRUCTORS = _child(mm.OPTIM_WRAPPER_CONSTRUCTORS, 'optimizer wrapper constructor',
+                                    ['gfvideo.engine'])
+PARAM_SCHEDULERS = _child(mm.PARAM_SCHEDULERS, 'parameter scheduler', ['gfvideo.engine'])
+EVALUATOR = _child(mm.EVALUATOR, 'evaluator', ['gfvideo.engine'])
+TASK_UTILS = _child(mm.TASK_UTILS, 'task util', ['gfvideo.models'])
+VISUALIZERS = _child(mm.VISUALIZERS, 'visualizer', ['gfvideo.engine'])
+VISBACKENDS = _child(mm.VISBACKENDS, 'vis_backend', ['gfvideo.engine'])
+LOG_PROCESSORS = _child(mm.LOG_PROCESSORS, 'log_processor', ['gfvideo.engine'])
+INFERENCERS = _child(mm.INFERENCERS, 'inferencer', ['gfvideo.engine'])
+STRATEGIES = _child(mm.STRATEGIES, 'strategy', ['gfvideo.engine'])

@@ -26,7 +26,9 @@ class VideoDataset(Dataset):
 
     A key is an index or an ``(epoch, index)`` pair (as ``EpochSampler`` yields; a
     bare index means epoch 0). All randomness of a sample, frame choice and
-    augmentation alike, comes from ``clip_rng(seed, epoch, index)``.
+    augmentation alike, comes from ``clip_rng(seed, epoch, index)``; so training
+    needs ``EpochSampler``: with a sampler yielding bare indices every epoch would
+    repeat epoch 0's frames and crops (a warning says so once).
 
     A clip that fails to decode is replaced by the next one, ``(index + k) % len``
     for ``k = 1..max_retries``; the failure is logged once per file (per process),
@@ -99,6 +101,7 @@ class VideoDataset(Dataset):
         self.metainfo = dict(classes=list(names))
         self.skipped: dict[str, str] = {}
         self._warned: set[str] = set()
+        self._warned_epochless = False
 
     def __len__(self) -> int:
         return len(self.records)
@@ -108,6 +111,11 @@ class VideoDataset(Dataset):
             epoch, index = (int(k) for k in key)
         else:
             epoch, index = 0, int(key)
+            if not self.test_mode and not self._warned_epochless:
+                self._warned_epochless = True
+                print_log('VideoDataset got a bare index in training mode: every epoch will '
+                          'reuse epoch 0\'s random frames and crops; use EpochSampler',
+                          logger='current', level=logging.WARNING)
         n = len(self.records)
         if not -n <= index < n:
             raise IndexError(f'index {index} out of range for {n} clips')

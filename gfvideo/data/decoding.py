@@ -6,11 +6,14 @@ uses decord and falls back to PyAV whenever decord cannot be trusted with a requ
 Why the fallback is shaped this way: decord's ``get_batch`` seeks and then skips
 frames until it reaches the wanted one; when a file holds fewer decodable frames
 than decord counted, that skip loop can spin forever in native code holding the
-GIL (dmlc/decord#373, #375), which no Python timeout can stop. So decord is never
-asked for an index at or beyond its own frame count, and any decord error hands the
-request to PyAV, which decodes packet by packet, skips packets it cannot decode,
-stops at the end of what exists and repeats the last decodable frame for indices
-past it.
+GIL (dmlc/decord#373, #375), which no Python timeout can stop. So decord is only
+asked for indices below its own count (the packets it indexed when opening the
+file, which for truncated files is what is actually there), and any decord error
+hands the request to PyAV. PyAV decodes packet by packet, skips packets it cannot
+decode, stops at the end of what exists and repeats the last decodable frame for
+indices past it. What this cannot catch is a file whose packets are all present
+but partly undecodable in a way that makes decord spin rather than raise; for a
+dataset known to hold such files, use ``backend='pyav'``.
 """
 from __future__ import annotations
 

@@ -1,0 +1,76 @@
+"""Hooks that make training resumable bit for bit."""
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import torch
+from mmengine.hooks import Hook
+
+from ..registry import HOOKS
+
+
+def get_rng_states() -> dict:
+    """torch (CPU and CUDA), numpy and Python RNG states, as tensors and ints only.
+
+    Plain types keep the checkpoint loadable with ``torch.load(weights_only=True)``.
+    """
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    version, py_state, py_gauss = random.getstate()
+    states = dict(torch=torch.get_rng_state(),
+                  numpy=dict(keys=torch.from_numpy(keys.astype(np.int64)), pos=int(pos),
+                             has_gauss=int(has_gauss), gauss=float(gauss)),
+                  python=dict(version=version, state=list(py_state), gauss=py_gauss))
+    if torch.cuda.is_available():
+        states['cuda'] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def set_rng_states(states: dict) -> None:
+    """Inverse of :func:`get_rng_states`."""
+    torch.set_rng_state(states['torch'].cpu())
+    n = states['numpy']
+    np.random.set_state(('MT19937', n['keys'].numpy().astype(np.uint32), n['pos'], n['has_gauss'], n['gauss']))
+    p = states['python']
+    random.setstate((p['version'], tuple(p['state']), p['gauss']))
+    if 'cuda' in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([s.cpu() for s in states['cuda']])
+
+
+@HOOKS.register_module()
+class RNGStateHook(Hook):
+    """Save the global RNG states in checkpoints and restore them on resume.
+
+    mmengine's resume restores the seed but not the generators' states, so a resumed
+    run would draw different dropout masks than an uninterrupted one. Validation runs
+    with the training RNG states forked, so whether or not an epoch validated (a resumed
+    run doesn't repeat the validation of the epoch it resumes after) changes nothing.
+    Data randomness doesn't depend on these states at all (see gfvideo.data.sampling).
+    """
+
+    priority = 'VERY_HIGH'
+
+    def __init__(self) -> None:
+        self._pending: dict | None = None
+        self._before_val: dict | None = None
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        checkpoint['rng_states'] = get_rng_states()
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        if runner._resume and 'rng_states' in checkpoint:
+            # mmengine may still re-seed after loading; apply the states when training starts.
+            self._pending = checkpoint['rng_states']
+
+    def before_train(self, runner) -> None:
+        if self._pending is not None:
+            set_rng_states(self._pending)
+            self._pending = None
+
+    def before_val(self, runner) -> None:
+        self._before_val = get_rng_states()
+
+    def after_val(self, runner) -> None:
+        if self._before_val is not None:
+            set_rng_states(self._before_val)
+            self._before_val = None

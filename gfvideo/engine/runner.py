@@ -1,0 +1,56 @@
+"""From command-line arguments to an mmengine Runner (shared by tools/train.py and tools/test.py)."""
+from __future__ import annotations
+
+import os.path as osp
+
+import torch
+from mmengine.config import Config, DictAction
+from mmengine.logging import print_log
+from mmengine.runner import Runner
+
+__all__ = ['Config', 'DictAction', 'build_config', 'build_runner']
+
+
+def build_config(config: str, *, work_dir: str | None = None, resume: str | None = None,
+                 amp: bool = False, cfg_options: dict | None = None, launcher: str = 'none',
+                 seed: int | None = None, load_from: str | None = None) -> Config:
+    """Load ``config`` and apply the command-line overrides, mmaction2-style.
+
+    ``resume``: ``'auto'`` continues from the newest checkpoint in the work dir, a path
+    from that checkpoint. ``amp``: mixed precision through autocast + dynamic loss scaling
+    on CUDA; on CPU it is refused with a warning and training stays in float32.
+    """
+    cfg = Config.fromfile(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    cfg.launcher = launcher
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(config))[0])
+    if resume == 'auto':
+        cfg.resume, cfg.load_from = True, None
+    elif resume is not None:
+        cfg.resume, cfg.load_from = True, resume
+    if load_from is not None:
+        cfg.load_from = load_from
+    if seed is not None:
+        cfg.randomness = dict(cfg.get('randomness', {}), seed=seed)
+    if amp:
+        if torch.cuda.is_available():
+            cfg.optim_wrapper.type = 'AmpOptimWrapper'
+            cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        else:
+            print_log('--amp: no CUDA device, so no autocast; training runs in float32 on the CPU',
+                      logger='current', level=30)
+    if launcher != 'none' and not torch.cuda.is_available():
+        cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
+    return cfg
+
+
+def build_runner(cfg: Config) -> Runner:
+    """Build the Runner (``runner_type`` in the config, mmengine's Runner by default)."""
+    if 'runner_type' in cfg:
+        from mmengine.registry import RUNNERS
+        return RUNNERS.build(cfg)
+    return Runner.from_cfg(cfg)

@@ -1,0 +1,38 @@
+"""Evaluate a checkpoint: ``python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--cfg-options ...]``.
+
+Prints top-1 / top-5 beside the mean GFLOPs per clip and the mean exit taken.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+
+from gfvideo.engine.runner import DictAction, build_config, build_runner
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description='Test a gfvideo model')
+    p.add_argument('config', help='config file path')
+    p.add_argument('checkpoint', help='checkpoint file')
+    p.add_argument('--work-dir', help='where logs go (default ./work_dirs/<config name>)')
+    p.add_argument('--cfg-options', nargs='+', action=DictAction,
+                   help='override config keys, e.g. test_dataloader.dataset.ann_file=...')
+    p.add_argument('--out', help='also write the metrics to this JSON file')
+    p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
+    p.add_argument('--local_rank', '--local-rank', type=int, default=0, help=argparse.SUPPRESS)
+    return p.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    cfg = build_config(args.config, work_dir=args.work_dir, cfg_options=args.cfg_options,
+                       launcher=args.launcher, load_from=args.checkpoint)
+    metrics = build_runner(cfg).test()
+    print(' '.join(f'{k}={v:.4g}' if isinstance(v, float) else f'{k}={v}' for k, v in metrics.items()))
+    if args.out:
+        with open(args.out, 'w') as f:
+            json.dump(metrics, f, indent=2)
+
+
+if __name__ == '__main__':
+    main()
