@@ -72,7 +72,9 @@ class TSMBackbone(nn.Module):
 
 
 class ShiftBasicBlock(BasicBlock):
-    shift: TemporalShift | None = None
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.shift: TemporalShift | None = None  # set by the backbone where the shift belongs
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         identity = x if self.downsample is None else self.downsample(x)
@@ -82,7 +84,9 @@ class ShiftBasicBlock(BasicBlock):
 
 
 class ShiftBottleneck(Bottleneck):
-    shift: TemporalShift | None = None
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.shift: TemporalShift | None = None  # set by the backbone where the shift belongs
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         identity = x if self.downsample is None else self.downsample(x)
@@ -129,7 +133,9 @@ class ResNetTSM(TSMBackbone):
 
 
 class ShiftInvertedResidual(InvertedResidual):
-    shift: TemporalShift | None = None
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.shift: TemporalShift | None = None  # set by the backbone where the shift belongs
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.use_res_connect:
