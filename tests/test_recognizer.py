@@ -1,0 +1,117 @@
+"""The glance-and-focus recognizer: chunked steps, exits removing rows, gradients, costs."""
+import pytest
+import torch
+
+from gfvideo.models import GlanceFocusRecognizer, StaticTSM
+
+
+def tiny(**overrides) -> GlanceFocusRecognizer:
+    cfg = dict(num_classes=5, num_frames=4, input_size=64,
+               glance=dict(backbone='mobilenet_v2', size=32, width=0.25, last_channels=32),
+               focus=dict(backbone='resnet18', patch=24, width=8),
+               locator=dict(type='learned', hidden=16), frames_per_step=1, aggregator=dict(hidden=16))
+    cfg.update(overrides)
+    torch.manual_seed(0)
+    return GlanceFocusRecognizer(**cfg)
+
+
+def clips(b: int = 6) -> torch.Tensor:
+    return torch.randn(b, 4, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+
+
+def test_glance_keeps_4x4_cells():
+    model = tiny()
+    maps, pooled = model.glance(clips(2))
+    assert maps.shape[-2:] == (4, 4) and pooled.shape[:2] == (2, 4)
+
+
+def test_exits_equal_full_run_and_remove_rows():
+    model = tiny().eval()
+    x = clips()
+    full = model.run(x)                              # every row through every exit
+    assert len(full.logits) == model.num_exits == 5
+    # thresholds at the median confidence: about half of the rows leave at each exit
+    thresholds = [float(l.softmax(-1).amax(-1).median()) for l in full.logits]
+    rows_seen = []
+    hook = model.focus.backbone.register_forward_hook(lambda m, i, o: rows_seen.append(i[0].shape[0]))
+    early = model.run(x, thresholds)
+    hook.remove()
+    assert (early.exit_index < model.num_steps).any()
+    for row in range(x.shape[0]):
+        e = int(early.exit_index[row])
+        assert torch.allclose(early.final_logits[row], full.logits[e][row], atol=1e-5)
+    # one frame per step: the focus backbone saw exactly the rows still present at each step
+    assert rows_seen == [len(r) for r in early.rows[:len(rows_seen)]]
+    assert sum(rows_seen) < x.shape[0] * model.num_steps
+
+
+@pytest.mark.parametrize('frames_per_step', [1, 2, 4])
+def test_chunked_focus_uses_online_shift(frames_per_step):
+    """Steps of K frames equal one pass with the shift cut at chunk ends (next-frame side only)."""
+    model = tiny(frames_per_step=frames_per_step, locator=dict(type='center')).eval()
+    x = clips(2)
+    out = model.run(x)
+    features = torch.cat(out.focus_features, 1)   # [B, 4, C]
+    centers = torch.full((2, 4, 2), 0.5)
+    ids = torch.arange(4)[None].expand(2, -1)
+    if frames_per_step == 4:
+        reference = model.focus(x, ids, centers)
+    else:
+        cache = {}
+        reference = torch.cat([model.focus(x, ids[:, s:s + frames_per_step], centers[:, s:s + frames_per_step], cache)
+                               for s in range(0, 4, frames_per_step)], 1)
+    assert torch.allclose(features, reference, atol=1e-5)
+    # and the cache matters: without it, frames after the first chunk differ
+    if frames_per_step < 4:
+        no_cache = torch.cat([model.focus(x, ids[:, s:s + frames_per_step], centers[:, s:s + frames_per_step])
+                              for s in range(0, 4, frames_per_step)], 1)
+        assert not torch.allclose(features[:, frames_per_step:], no_cache[:, frames_per_step:], atol=1e-4)
+
+
+def test_loss_reaches_locator_and_backbones():
+    model = tiny().train()
+    data = dict(inputs=clips(4).clamp(-2, 2), data_samples=dict(labels=torch.tensor([0, 1, 2, 3])))
+    losses = model(**data, mode='loss')
+    sum(v for k, v in losses.items() if k.startswith('loss')).backward()
+    for name in ('locator.score.weight', 'focus.backbone.conv1.weight', 'glance.backbone.features.0.0.weight'):
+        grad = dict(model.named_parameters())[name].grad
+        assert grad is not None and grad.abs().sum() > 0, name
+
+
+def test_random_patches_come_from_the_saved_generator():
+    model = tiny(locator=dict(type='random'))
+    state = model.state_dict()
+    a = model.run(clips(2)).actions[0].centers
+    model.load_state_dict(state)
+    b = model.run(clips(2)).actions[0].centers
+    assert torch.equal(a, b)
+
+
+def test_predict_reports_costs_and_looks():
+    model = tiny(exit_thresholds=[2.0, 2.0, 2.0, 2.0, 0.0]).eval()
+    results = model(clips(3), dict(labels=torch.tensor([0, 1, 2]), clip_ids=['a', 'b', 'c']), mode='predict')
+    costs = model.component_costs()
+    expected = costs['glance'] + costs['aggregator_init'] + model.num_steps * (
+        costs['locator'] + costs['focus'] + costs['aggregator_step'])
+    for r in results:
+        assert r['exit'] == 4 and len(r['looks']) == 4 and len(r['confidences']) == 5
+        assert r['gflops'] == pytest.approx(expected)
+        for look in r['looks']:
+            x0, y0, x1, y1 = look['boxes'][0]
+            assert 0 <= x0 and x1 <= 64 and x1 - x0 == 24
+    assert costs['focus'] > 0 and costs['glance'] > 0 and costs['aggregator_step'] > 0
+
+
+def test_bad_sizes_fail_fast():
+    with pytest.raises(ValueError, match='focus.patch=64'):
+        tiny(focus=dict(backbone='resnet18', patch=64, width=8))
+    with pytest.raises(ValueError, match='glance.size=80'):
+        tiny(glance=dict(backbone='resnet18', size=80, width=8))
+    with pytest.raises(ValueError, match='frames_per_step=3'):
+        tiny(frames_per_step=3)
+
+
+def test_static_tsm_predicts_with_cost():
+    model = StaticTSM(num_classes=5, num_frames=4, input_size=64, backbone=dict(backbone='resnet18', width=8)).eval()
+    results = model(clips(2), dict(labels=torch.tensor([0, 1])), mode='predict')
+    assert results[0]['pred_scores'].shape == (5,) and results[0]['gflops'] > 0
