@@ -192,6 +192,13 @@ def test_frame_folder(tmp_path):
     assert got.shape == (4, SIZE, SIZE, 3) and frame_ids(got) == [4, 0, 2, 2]
     with pytest.raises(DecodeError, match='00006.jpg'):
         read_frame_folder(tmp_path, [5])
+    ann = tmp_path.parent / f'{tmp_path.name}_rawframes.txt'
+    ann.write_text(f'{tmp_path.name} 5 3\n')
+    ds = VideoDataset(str(ann), [], data_prefix=str(tmp_path.parent), num_segments=3,
+                      test_mode=True)
+    s = ds[0]
+    assert s['label'] == 3 and s['frame_inds'].tolist() == [0, 2, 4]
+    assert frame_ids(s['inputs'].permute(0, 2, 3, 1).numpy()) == [0, 2, 4]
 
 
 # ----------------------------------------------------------------------------- sampling

@@ -43,10 +43,10 @@ def glance(video: np.ndarray, factor: int = 4) -> np.ndarray:
 
 
 def crop_features(crops: np.ndarray) -> np.ndarray:
-    """Per crop [N, k, k] luma -> features: centred pixels and |2-D FFT| (phase free)."""
+    """Per crop [N, k, k] luma -> |2-D FFT| of the crop minus its mean: free of the
+    texture's phase and of the object's colour."""
     centred = crops - crops.mean((1, 2), keepdims=True)
-    spectrum = np.abs(np.fft.fft2(centred))
-    return np.concatenate([centred.reshape(len(crops), -1), spectrum.reshape(len(crops), -1)], 1)
+    return np.abs(np.fft.fft2(centred)).reshape(len(crops), -1)
 
 
 def softmax_regression(xtr, ytr, xte, n_classes, steps=400, lr=0.5, wd=1e-3) -> np.ndarray:

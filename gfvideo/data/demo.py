@@ -237,7 +237,7 @@ def make_demo_dataset(out_dir: str | os.PathLike, *, seed: int = 0, num_train: i
     Deterministic given ``seed``: clip ``i`` of split ``s`` (0 train, 1 val, 2 test) is
     drawn from ``np.random.default_rng([seed, s, i])``. Ids run from 1 upwards over
     train, then val, then test; labels are balanced over classes within each split.
-    ``workers`` >= 1 runs that many spawned worker processes (0: everything in this
+    ``workers`` >= 1 runs that many worker processes (0: everything in this
     process, slower: see ``_tune_malloc``); ``progress`` shows a tqdm bar. Returns a
     summary dict (counts, per-class counts, seconds).
     """
@@ -271,9 +271,12 @@ def make_demo_dataset(out_dir: str | os.PathLike, *, seed: int = 0, num_train: i
         results = map(_make_one, tasks)
         pool = None
     else:
-        # Fresh (spawned) processes: their malloc can be tuned without touching the
-        # caller's, and nothing of the caller's threads (torch, OpenMP) is forked.
-        pool = multiprocessing.get_context('spawn').Pool(workers, initializer=_tune_malloc)
+        # Forked where available: works from unguarded scripts and notebooks (spawn
+        # would re-import ``__main__``); the workers only run numpy and PyAV. Their
+        # malloc is tuned, the caller's is left alone.
+        methods = multiprocessing.get_all_start_methods()
+        ctx = multiprocessing.get_context('fork' if 'fork' in methods else 'spawn')
+        pool = ctx.Pool(workers, initializer=_tune_malloc)
         results = pool.imap_unordered(_make_one, tasks, chunksize=8)
     try:
         for vid, b in results:
