@@ -20,10 +20,12 @@ try:
 except ImportError:                     # run from a checkout without installing
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gfvideo.data.demo import CLASS_NAMES, make_demo_dataset  # noqa: E402
+import numpy as np  # noqa: E402
+
+from gfvideo.data.demo import CLASS_NAMES, make_demo_dataset, object_speed, render_clip  # noqa: E402
 
 
-def parse_args(argv=None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument('--out', default='data/demo', help='output directory')
@@ -34,12 +36,20 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--num-test', type=int, default=300, help='test clips')
     p.add_argument('--frames', type=int, default=8, help='frames per clip (12 fps)')
     p.add_argument('--size', type=int, default=128, help='frame side in px (multiple of 4)')
-    p.add_argument('--workers', type=int, default=2, help='processes rendering and encoding clips')
-    return p.parse_args(argv)
+    p.add_argument('--workers', type=int, default=2, help='worker processes rendering and encoding clips (0: in this process)')
+    return p
 
 
 def main(argv=None) -> int:
-    args = parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if min(args.num_train, args.num_val, args.num_test) < 0:
+        parser.error('clip counts must be >= 0')
+    try:                                   # reject bad --frames/--size before any work
+        object_speed(args.frames, args.size)
+        render_clip(np.random.default_rng(0), 0, args.frames, args.size)
+    except ValueError as err:
+        parser.error(str(err))
     t0 = time.perf_counter()
     summary = make_demo_dataset(args.out, seed=args.seed, num_train=args.num_train, num_val=args.num_val,
                                 num_test=args.num_test, frames=args.frames, size=args.size,
@@ -53,8 +63,9 @@ def main(argv=None) -> int:
           f'{args.frames} frames of {args.size}x{args.size} px, VP9 {size_mb:.1f} MiB')
     for split in ('train', 'val', 'test'):
         per_class = summary['per_class'][split]
+        span = f'{min(per_class)}-{max(per_class)}' if per_class else '0'
         print(f'  {split:5s}: {out / (split + ".json")}, {out / (split + ".txt")} '
-              f'({min(per_class)}-{max(per_class)} clips per class)')
+              f'({span} clips per class)')
     print(f'  labels: {out / "labels.json"}, {out / "classes.txt"}; boxes: {out / "boxes.json"}')
     print(f'wall time {wall:.1f} s ({args.workers} workers)')
     return 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from gfvideo.engine.process import tune_malloc
 from gfvideo.engine.runner import DictAction, build_config, build_runner
 
 
@@ -25,6 +26,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
+    tune_malloc()
     cfg = build_config(args.config, work_dir=args.work_dir, cfg_options=args.cfg_options,
                        launcher=args.launcher, load_from=args.checkpoint)
     metrics = build_runner(cfg).test()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 
+from gfvideo.engine.process import tune_malloc
 from gfvideo.engine.runner import DictAction, build_config, build_runner
 
 
@@ -25,6 +26,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
+    tune_malloc()
     cfg = build_config(args.config, work_dir=args.work_dir, resume=args.resume, amp=args.amp,
                        cfg_options=args.cfg_options, launcher=args.launcher, seed=args.seed,
                        load_from=args.load_from)

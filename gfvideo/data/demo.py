@@ -174,8 +174,8 @@ def render_clip(rng: np.random.Generator, label: int, frames: int = 8, size: int
         if step == 0:
             start[axis] = rng.integers(0, cells - cell_side + 1) * g
         else:
-            lo_cells = (size - side - travel) // g       # free start cells along the motion
-            first = rng.integers(0, lo_cells + 1) * g
+            free_cells = (size - side - travel) // g     # start cells left free along the motion
+            first = rng.integers(0, free_cells + 1) * g
             start[axis] = first if step > 0 else first + travel
     xs = start[0] + dx * speed * t
     ys = start[1] + dy * speed * t
@@ -250,6 +250,8 @@ def make_demo_dataset(out_dir: str | os.PathLike, *, seed: int = 0, num_train: i
     (out / 'videos').mkdir(parents=True, exist_ok=True)
 
     counts = dict(zip(SPLITS, (int(num_train), int(num_val), int(num_test))))
+    if min(counts.values()) < 0:
+        raise ValueError(f'clip counts must be >= 0, got {counts}')
     tasks, records = [], {}
     next_id = 1
     for split_id, split in enumerate(SPLITS):
