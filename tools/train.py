@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from gfvideo.engine.process import tune_malloc
+from gfvideo.runtime import tune_malloc
 from gfvideo.engine.runner import DictAction, build_config, build_runner
 
 

@@ -1,5 +1,5 @@
 # Glance-and-focus on the demo data, trained end to end (learned locator, differentiable crop).
-# Glance: tiny MobileNetV2-TSM on 32x32 frames; focus: tiny ResNet-18-TSM on 48x48 patches
+# Glance: tiny ResNet-18-TSM on 32x32 frames; focus: tiny ResNet-18-TSM on 48x48 patches
 # of the 128x128 frames; all 4 frames focused in one step.
 _base_ = ['../_base_/default_runtime.py', '../_base_/datasets/demo.py',
           '../_base_/schedules/demo_adamw.py']
@@ -7,9 +7,10 @@ _base_ = ['../_base_/default_runtime.py', '../_base_/datasets/demo.py',
 model = dict(
     type='GlanceFocusRecognizer',
     num_classes=12, num_frames=4, input_size=128,
-    glance=dict(backbone='mobilenet_v2', size=32, width=0.5, last_channels=128),
+    glance=dict(backbone='resnet18', size=32, width=16),
     focus=dict(backbone='resnet18', patch=48, width=16),
     locator=dict(type='learned', hidden=32),
     frames_per_step=2,
-    aggregator=dict(hidden=128),
+    aggregator=dict(type='mean', hidden=128),
+    random_patch_loss=True,
 )

@@ -41,6 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..runtime import tune_malloc
 from .encoding import write_video
 
 __all__ = [
@@ -212,19 +213,6 @@ def _make_one(task: tuple) -> tuple[str, list]:
     return vid, np.round(boxes / size, 6).tolist()
 
 
-def _tune_malloc() -> None:
-    """Keep glibc from mmap-ing and unmapping libvpx's large frame buffers on every
-    encoder: with its defaults each clip costs ~2000 page faults and encoding is 4-5x
-    slower (33 ms vs 7 ms per clip here). Worker processes only; a no-op off glibc."""
-    try:
-        import ctypes
-        libc = ctypes.CDLL('libc.so.6')
-        libc.mallopt(-4, 0)                 # M_MMAP_MAX: no mmap-ed chunks
-        libc.mallopt(-1, 1 << 30)           # M_TRIM_THRESHOLD: keep freed heap memory
-    except (OSError, AttributeError):
-        pass
-
-
 def _write_json(path: Path, obj, indent: int | None = None) -> None:
     path.write_text(json.dumps(obj, indent=indent) + '\n')
 
@@ -238,7 +226,7 @@ def make_demo_dataset(out_dir: str | os.PathLike, *, seed: int = 0, num_train: i
     drawn from ``np.random.default_rng([seed, s, i])``. Ids run from 1 upwards over
     train, then val, then test; labels are balanced over classes within each split.
     ``workers`` >= 1 runs that many worker processes (0: everything in this
-    process, slower: see ``_tune_malloc``); ``progress`` shows a tqdm bar. Returns a
+    process, slower: see ``tune_malloc``); ``progress`` shows a tqdm bar. Returns a
     summary dict (counts, per-class counts, seconds).
     """
     t0 = time.perf_counter()
@@ -278,7 +266,7 @@ def make_demo_dataset(out_dir: str | os.PathLike, *, seed: int = 0, num_train: i
         # malloc is tuned, the caller's is left alone.
         methods = multiprocessing.get_all_start_methods()
         ctx = multiprocessing.get_context('fork' if 'fork' in methods else 'spawn')
-        pool = ctx.Pool(workers, initializer=_tune_malloc)
+        pool = ctx.Pool(workers, initializer=tune_malloc)
         results = pool.imap_unordered(_make_one, tasks, chunksize=8)
     try:
         for vid, b in results:

@@ -32,7 +32,8 @@ def write_video(path: str | Path, frames: np.ndarray, fps: int = 12, codec: str 
     spec = _CODECS[codec]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(path), mode='w') as container:
+    # bitexact: no random track id in the container, so the same frames give the same bytes
+    with av.open(str(path), mode='w', options={'fflags': '+bitexact'}) as container:
         stream = container.add_stream(spec['codec'], rate=Fraction(fps))
         stream.width, stream.height = frames.shape[2], frames.shape[1]
         stream.pix_fmt = spec['pix_fmt']

@@ -33,3 +33,45 @@ class GRUAggregator(nn.Module):
         x = torch.relu(self.focus_in(torch.cat([glance_sel, focus], dim=-1))).mean(1)
         state = self.gru(x, state)
         return state, self.head(state)
+
+
+class MeanAggregator(nn.Module):
+    """Running mean of per-frame fused features, then a linear head (AdaFocus-style average).
+
+    Same interface as :class:`GRUAggregator`; the state is ``[B, H + 1]``: the running sum
+    of the fused features and the number of frames in it. Order-free and quick to train.
+    """
+
+    def __init__(self, glance_channels: int, focus_channels: int, num_classes: int,
+                 hidden: int = 256) -> None:
+        super().__init__()
+        self.hidden = hidden + 1
+        self.glance_in = nn.Linear(glance_channels, hidden)
+        self.focus_in = nn.Linear(glance_channels + focus_channels, hidden)
+        self.head = nn.Linear(hidden, num_classes)
+
+    def _predict(self, state: torch.Tensor) -> torch.Tensor:
+        return self.head(state[:, :-1] / state[:, -1:])
+
+    def init(self, glance_pooled: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = torch.relu(self.glance_in(glance_pooled.mean(1)))
+        state = torch.cat([x, x.new_ones(x.shape[0], 1)], dim=1)
+        return state, self._predict(state)
+
+    def step(self, state: torch.Tensor, glance_sel: torch.Tensor,
+             focus: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = torch.relu(self.focus_in(torch.cat([glance_sel, focus], dim=-1)))
+        total = torch.cat([x.sum(1), x.new_full((x.shape[0], 1), x.shape[1])], dim=1)
+        state = state + total
+        return state, self._predict(state)
+
+
+def build_aggregator(cfg: dict | None, glance_channels: int, focus_channels: int,
+                     num_classes: int) -> nn.Module:
+    """``dict(type='gru'|'mean', hidden=...)``; GRU by default."""
+    cfg = dict(cfg or {})
+    kind = cfg.pop('type', 'gru')
+    classes = {'gru': GRUAggregator, 'mean': MeanAggregator}
+    if kind not in classes:
+        raise KeyError(f'unknown aggregator type {kind!r}; choose from {sorted(classes)}')
+    return classes[kind](glance_channels, focus_channels, num_classes, **cfg)

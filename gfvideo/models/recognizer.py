@@ -28,7 +28,7 @@ from mmengine.model import BaseModel
 from torch import nn
 
 from ..registry import MODELS
-from .aggregator import GRUAggregator
+from .aggregator import build_aggregator
 from .backbones import TSMBackbone, build_backbone
 from .crop import crop, patch_boxes
 from .policy import Action, Locator, LearnedLocator, build_locator
@@ -105,9 +105,13 @@ class GlanceFocusRecognizer(BaseModel):
         locator: ``dict(type='learned'|'random'|'center', ...)``.
         num_focus_frames: frames looked at closely (default N).
         frames_per_step: frames per focus step (K); must divide ``num_focus_frames``.
-        aggregator: ``dict(hidden=256)``.
+        aggregator: ``dict(type='gru'|'mean', hidden=256)``.
         loss_weights: ``dict(exits=1.0, focus=1.0)``: mean cross-entropy over every exit,
             and an auxiliary focus-only classifier (AdaFocusV2).
+        random_patch_loss: the auxiliary focus classifier reads random patches (a second
+            focus pass per training step) instead of the locator's.
+        random_patch_loss: the auxiliary focus classifier reads random patches (a second
+            focus pass per training step) instead of the locator's.
         exit_thresholds: per-exit confidence thresholds for inference (None: no early exit).
         seed: seed of the model's own generator (random patches), saved in checkpoints.
     """
@@ -115,7 +119,7 @@ class GlanceFocusRecognizer(BaseModel):
     def __init__(self, num_classes: int, num_frames: int, input_size: int, glance: dict, focus: dict,
                  locator: dict | None = None, num_focus_frames: int | None = None,
                  frames_per_step: int | None = None, aggregator: dict | None = None,
-                 loss_weights: dict | None = None, exit_thresholds: list[float] | None = None,
+                 loss_weights: dict | None = None, random_patch_loss: bool = False, exit_thresholds: list[float] | None = None,
                  seed: int = 0, data_preprocessor: dict | None = None, init_cfg: dict | None = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor or dict(type='gfvideo.VideoDataPreprocessor'),
                          init_cfg=init_cfg)
@@ -130,7 +134,7 @@ class GlanceFocusRecognizer(BaseModel):
         self.glance = Glance(_build_glance_backbone(glance, glance_size), glance_size)
         self.focus = Focus(build_backbone(focus.pop('backbone'), **focus), patch)
         gc, fc = self.glance.backbone.out_channels, self.focus.backbone.out_channels
-        self.aggregator = GRUAggregator(gc, fc, num_classes, **(aggregator or {}))
+        self.aggregator = build_aggregator(aggregator, gc, fc, num_classes)
         self.generator = torch.Generator().manual_seed(seed)
         self.locator: Locator = build_locator(
             locator or dict(type='learned'), glance_channels=self.glance.backbone.feature_channels,
@@ -138,6 +142,8 @@ class GlanceFocusRecognizer(BaseModel):
             generator=self.generator)
         self.focus_head = nn.Linear(fc, num_classes)
         self.loss_weights = dict(exits=1.0, focus=1.0, **(loss_weights or {}))
+        self.random_patch_loss = random_patch_loss
+        self.random_patch_loss = random_patch_loss
         self.exit_thresholds = exit_thresholds
         self._costs: dict[str, float] | None = None
 
@@ -203,7 +209,10 @@ class GlanceFocusRecognizer(BaseModel):
         labels = data_samples['labels']
         out = self.run(inputs)
         exit_losses = [F.cross_entropy(logits, labels) for logits in out.logits]
-        focus_mean = torch.cat(out.focus_features, dim=1).mean(1)
+        if self.random_patch_loss:
+            focus_mean = self._random_patch_features(inputs)
+        else:
+            focus_mean = torch.cat(out.focus_features, dim=1).mean(1)
         losses = {
             'loss_exits': self.loss_weights['exits'] * torch.stack(exit_losses).mean(),
             'loss_focus': self.loss_weights['focus'] * F.cross_entropy(self.focus_head(focus_mean), labels),
@@ -212,6 +221,28 @@ class GlanceFocusRecognizer(BaseModel):
             losses['top1_glance'] = (out.logits[0].argmax(-1) == labels).float().mean()
             losses['top1_last'] = (out.logits[-1].argmax(-1) == labels).float().mean()
         return losses
+
+    def _random_patch_features(self, frames: torch.Tensor) -> torch.Tensor:
+        """Mean focus features of random patches on every focus frame (AdaFocusV2's random-patch branch).
+
+        It teaches the focus network to recognise what it sees wherever the patch lands,
+        which is what makes the locator's gradient through the crop informative early on.
+        """
+        b, k = frames.shape[0], self.num_focus_frames
+        ids = torch.arange(k, device=frames.device).expand(b, k)
+        centers = torch.rand((b, k, 2), generator=self.generator).to(frames)
+        return self.focus(frames, ids, centers).mean(1)
+
+    def _random_patch_features(self, frames: torch.Tensor) -> torch.Tensor:
+        """Mean focus features of random patches on every focus frame (AdaFocusV2's random-patch branch).
+
+        It teaches the focus network to recognise what it sees wherever the patch lands,
+        which is what makes the locator's gradient through the crop informative early on.
+        """
+        b, k = frames.shape[0], self.num_focus_frames
+        ids = torch.arange(k, device=frames.device).expand(b, k)
+        centers = torch.rand((b, k, 2), generator=self.generator).to(frames)
+        return self.focus(frames, ids, centers).mean(1)
 
     @torch.no_grad()
     def predict(self, inputs: torch.Tensor, data_samples: dict | None = None) -> list[dict]:

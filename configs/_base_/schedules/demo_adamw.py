@@ -3,6 +3,6 @@ max_epochs = 8
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=max_epochs)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
-optim_wrapper = dict(optimizer=dict(type='AdamW', lr=2e-3, weight_decay=1e-4),
+optim_wrapper = dict(optimizer=dict(type='AdamW', lr=1e-3, weight_decay=1e-2),
                      clip_grad=dict(max_norm=20))
 param_scheduler = [dict(type='CosineAnnealingLR', T_max=max_epochs, by_epoch=True, eta_min=1e-5)]

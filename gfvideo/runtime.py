@@ -1,4 +1,4 @@
-"""Process-wide settings the command-line tools apply before any work."""
+"""Process-wide settings applied before heavy work (the command-line tools, data workers)."""
 from __future__ import annotations
 
 import ctypes

@@ -1,0 +1,37 @@
+"""Shared fixtures: a tiny demo dataset on disk and config overrides that shrink the models."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gfvideo.data.demo import make_demo_dataset
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope='session')
+def tiny_demo(tmp_path_factory) -> Path:
+    """12 train / 12 val / 12 test clips of 8 frames at 64x64, real VP9 files."""
+    out = tmp_path_factory.mktemp('demo')
+    make_demo_dataset(out, seed=0, num_train=12, num_val=12, num_test=12, frames=8, size=64, workers=0)
+    return out
+
+
+def tiny_options(data: Path, *, epochs: int = 1, workers: int = 0, batch: int = 4) -> list[str]:
+    """``--cfg-options`` that point a demo config at ``data`` and make it tiny and quick."""
+    opts = []
+    for split in ('train', 'val', 'test'):
+        opts += [f'{split}_dataloader.dataset.ann_file={data}/{split}.json',
+                 f'{split}_dataloader.dataset.data_prefix={data}/videos',
+                 f'{split}_dataloader.dataset.labels_file={data}/labels.json',
+                 f'{split}_dataloader.num_workers={workers}',
+                 f'{split}_dataloader.batch_size={batch}']
+    opts += [f'train_cfg.max_epochs={epochs}', f'train_cfg.val_interval={epochs}',
+             'model.input_size=64', 'default_hooks.logger.interval=1']
+    return opts
+
+
+TINY_GLANCE_FOCUS = ['model.glance.size=32', 'model.glance.width=8', 'model.focus.patch=24',
+                     'model.focus.width=8', 'model.aggregator.hidden=16', 'model.locator.hidden=8']
+TINY_STATIC = ['model.backbone.width=8']
