@@ -3,15 +3,15 @@
 Every clip shows a smooth, low-contrast background with several static flat squares
 ("distractors") and one moving square, the object. The object's *identity* is one of
 three fine luminance textures with a period of 4 px (horizontal stripes, vertical
-stripes, a checkerboard of 2-px cells) whose two colours average to a distractor's
-colour; its *motion* is one of four directions. The label combines both
+stripes, a checkerboard of 2-px cells) whose two colours average to a flat colour of
+the distractors' hue, a little brighter; its *motion* is one of four directions. The label combines both
 (``texture * 4 + direction``, 12 classes).
 
 Why it needs glance and focus: the object and the distractors are placed on the 4-px
 grid and the object's side is a multiple of 4 px, so downsampling the frames by 4
 with area averaging (the 32x32 glance of 128x128 frames) turns every 4x4 block of the
-texture into exactly its mean colour. At the glance the object is one more flat blob,
-told apart only by moving; which texture it carries is gone. A full-resolution patch
+texture into exactly its mean colour. At the glance the object is a flat blob, told
+apart by being brighter and by moving; which texture it carries is gone. A full-resolution patch
 around the object shows the texture at once. (Naive strided or bilinear resizing
 without antialiasing aliases the texture and leaks the identity: glance with area
 averaging or an antialiased filter.)
@@ -146,18 +146,20 @@ def render_clip(rng: np.random.Generator, label: int, frames: int = 8, size: int
     cells = size // g                                    # glance-grid positions per axis
 
     # Colours. The object's two texture colours are its mean colour +- a grey offset
-    # (a luminance contrast: yuv420p halves chroma resolution, luma survives).
-    # Integers, so that after rounding to uint8 the two colours still average exactly to
-    # the mean (and to the first distractor's colour).
+    # (a luminance contrast: yuv420p halves chroma resolution, luma survives). Its mean
+    # is the distractors' colour lifted by a grey offset: at the glance the object is the
+    # one bright blob (where), of the clutter's hue, with no texture left (not which).
+    # Integers, so that after rounding to uint8 the two colours still average exactly.
     contrast = np.rint(rng.uniform(40.0, 60.0))
-    mean = np.rint(rng.uniform(75.0, 180.0, size=3))
+    mean = np.rint(rng.uniform(60.0, 130.0, size=3))
+    lift = np.rint(rng.uniform(45.0, 55.0))
     bg_shift = rng.choice([-1.0, 1.0]) * rng.uniform(22.0, 38.0) + rng.uniform(-8.0, 8.0, size=3)
 
     # Background: smooth, low-contrast field around a colour near the object's.
     canvas = mean + bg_shift + _smooth_field(rng, size, amplitude=10.0)       # [S, S, 3]
 
     # Static distractors: flat squares of the object's size and similar colours, on the
-    # glance grid like the object; the first one has exactly the object's mean colour.
+    # glance grid like the object; the first one has exactly the object's base colour.
     n_distractors = int(rng.integers(6, 11))
     colours = mean + rng.uniform(-15.0, 15.0, size=(n_distractors, 3))
     colours[0] = mean
@@ -183,7 +185,7 @@ def render_clip(rng: np.random.Generator, label: int, frames: int = 8, size: int
     boxes = np.stack([xs, ys, xs + side, ys + side], axis=1).astype(np.float32)
 
     pattern = _texture(texture, side, int(rng.integers(0, TEXTURE_PERIOD)), int(rng.integers(0, TEXTURE_PERIOD)))
-    patch = mean + contrast * pattern[..., None]                                # [side, side, 3]
+    patch = mean + lift + contrast * pattern[..., None]                         # [side, side, 3]
 
     video = np.empty((frames, size, size, 3), dtype=np.uint8)
     video[:] = _to_uint8(canvas)

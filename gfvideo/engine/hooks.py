@@ -8,6 +8,7 @@ import torch
 from mmengine.hooks import Hook
 
 from ..registry import HOOKS
+from .checkpoint import plain_message_hub, restore_message_hub
 
 
 def get_rng_states() -> dict:
@@ -74,3 +75,21 @@ class RNGStateHook(Hook):
         if self._before_val is not None:
             set_rng_states(self._before_val)
             self._before_val = None
+
+
+@HOOKS.register_module()
+class PlainCheckpointHook(Hook):
+    """Store mmengine's message hub as tensors and plain types, so resuming works on torch >= 2.6.
+
+    See :mod:`gfvideo.engine.checkpoint`. Runs before mmengine reads the loaded checkpoint.
+    """
+
+    priority = 'VERY_HIGH'
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        if 'message_hub' in checkpoint:
+            checkpoint['message_hub'] = plain_message_hub(checkpoint['message_hub'])
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        if 'message_hub' in checkpoint:
+            checkpoint['message_hub'] = restore_message_hub(checkpoint['message_hub'])
