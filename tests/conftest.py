@@ -35,3 +35,25 @@ def tiny_options(data: Path, *, epochs: int = 1, workers: int = 0, batch: int = 
 TINY_GLANCE_FOCUS = ['model.glance.size=32', 'model.glance.width=8', 'model.focus.patch=24',
                      'model.focus.width=8', 'model.aggregator.hidden=16', 'model.locator.hidden=8']
 TINY_STATIC = ['model.backbone.width=8']
+
+
+def run_tool(*args: str, timeout: int = 240):
+    """Run a command-line tool as a user would; fail with its output if it fails."""
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc
+
+
+@pytest.fixture(scope='session')
+def trained(tiny_demo, tmp_path_factory) -> dict:
+    """One epoch of each demo config on the tiny data, through tools/train.py: checkpoint paths."""
+    work = tmp_path_factory.mktemp('trained')
+    out = {}
+    for name, config, extra in (('gf', 'configs/demo/glance_focus_e2e.py', TINY_GLANCE_FOCUS),
+                                ('static', 'configs/demo/tsm_static.py', TINY_STATIC)):
+        run_tool('tools/train.py', config, '--work-dir', str(work / name), '--cfg-options',
+                 *tiny_options(tiny_demo), *extra)
+        out[name] = (config, (work / name / 'last_checkpoint').read_text().strip(), extra)
+    return out

@@ -2,37 +2,26 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 import torch
 
-from .conftest import ROOT, TINY_GLANCE_FOCUS, TINY_STATIC, tiny_options
+from .conftest import TINY_STATIC, run_tool, tiny_options
 
-GF = 'configs/demo/glance_focus_e2e.py'
 STATIC = 'configs/demo/tsm_static.py'
-
-
-def run_tool(*args: str) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=240)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return proc
 
 
 def model_state(path) -> dict:
     return torch.load(path, map_location='cpu', weights_only=True)['state_dict']
 
 
-def test_train_then_test_cli(tiny_demo, tmp_path):
-    work = tmp_path / 'gf'
-    run_tool('tools/train.py', GF, '--work-dir', str(work), '--cfg-options',
-             *tiny_options(tiny_demo), *TINY_GLANCE_FOCUS)
-    ckpt = (work / 'last_checkpoint').read_text().strip()
+def test_train_then_test_cli(tiny_demo, trained, tmp_path):
+    config, ckpt, extra = trained['gf']
     assert ckpt.endswith('epoch_1.pth')
+    assert torch.load(ckpt, map_location='cpu', weights_only=True)['meta']['epoch'] == 1  # plain types only
     out = tmp_path / 'metrics.json'
-    proc = run_tool('tools/test.py', GF, ckpt, '--work-dir', str(work), '--out', str(out),
-                    '--cfg-options', *tiny_options(tiny_demo), *TINY_GLANCE_FOCUS)
+    proc = run_tool('tools/test.py', config, ckpt, '--work-dir', str(tmp_path), '--out', str(out),
+                    '--cfg-options', *tiny_options(tiny_demo), *extra)
     metrics = json.loads(out.read_text())
     assert 0 <= metrics['top1'] <= 100 and metrics['gflops'] > 0
     assert 'gflops=' in proc.stdout

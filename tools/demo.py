@@ -1,8 +1,10 @@
 """The main job on the built-in demo data, start to finish, with each phase timed.
 
-1. generate the demo videos (skipped when they exist), 2. train the glance-and-focus
-model end to end and the static TSM baseline, 3. evaluate both on the test split,
-4. print top-1 and mean GFLOPs per clip side by side.
+1. generate the demo videos (skipped when they exist); 2. train the glance-and-focus
+model end to end and the static TSM baseline; 3. write the compute report (every exit
+evaluated, thresholds fitted on the held-out split for a range of budgets, applied to the
+test split, the baseline beside it); 4. run the test split again with real early exit at
+the report's middle budget; 5. print top-1 and mean GFLOPs per clip side by side.
 
 Every phase is one of the ordinary command-line tools, run as a user would run it.
 """
@@ -55,33 +57,50 @@ def main() -> None:
                  for key, value in (('ann_file', f'{ann}.json'), ('data_prefix', 'videos'),
                                     ('labels_file', 'labels.json'))]
     if args.epochs:
-        data_opts.append(f'train_cfg.max_epochs={args.epochs}')
-    results = {}
+        data_opts += [f'train_cfg.max_epochs={args.epochs}', f'train_cfg.val_interval={args.epochs}',
+                      f'param_scheduler.0.T_max={args.epochs}', f'param_scheduler.0.end={args.epochs}']
+    ckpts = {}
     for name, config in CONFIGS.items():
-        tag = Path(config).stem
-        wd = work / tag
+        wd = work / Path(config).stem
         t = time.time()
         print(f'\n== training {name}: {config} (log: {wd}/train.log)', flush=True)
         run([py, 'tools/train.py', config, '--work-dir', str(wd), '--cfg-options', *data_opts],
             log=wd / 'train.log')
+        ckpts[name] = (config, (wd / 'last_checkpoint').read_text().strip())
         times[f'train {name}'] = time.time() - t
-        t = time.time()
-        ckpt = (wd / 'last_checkpoint').read_text().strip()
-        out = wd / 'test_metrics.json'
-        print(f'== testing {name}', flush=True)
-        run([py, 'tools/test.py', config, ckpt, '--work-dir', str(wd), '--out', str(out),
-             '--cfg-options', *data_opts], log=wd / 'test.log')
-        results[name] = json.loads(out.read_text())
-        times[f'test {name}'] = time.time() - t
 
-    print('\n== demo results (test split)')
-    print(f'{"model":<22}{"top-1 %":>9}{"top-5 %":>9}{"GFLOPs/clip":>13}{"mean exit":>11}')
-    for name, m in results.items():
-        print(f'{name:<22}{m["top1"]:>9.1f}{m["top5"]:>9.1f}{m["gflops"]:>13.4f}{m["mean_exit"]:>11.2f}')
+    t = time.time()
+    gf_config, gf_ckpt = ckpts['glance-focus (e2e)']
+    report = work / 'report'
+    print(f'\n== compute report (thresholds fitted on val, reported on test): {report}/summary.md', flush=True)
+    run([py, 'tools/report.py', gf_config, gf_ckpt, '--out', str(report), '--baseline', *ckpts['static TSM'],
+         '--cfg-options', *data_opts], log=work / 'report.log')
+    summary = json.loads((report / 'summary.json').read_text())
+    times['report (val + test, both models)'] = time.time() - t
+
+    t = time.time()
+    budget = summary['operating_point']['budget']
+    metrics_file = work / 'test_early_exit.json'
+    print(f'== test with early exit at {budget:.4g} GFLOPs per clip (tools/test.py --budget)', flush=True)
+    run([py, 'tools/test.py', gf_config, gf_ckpt, '--budget', str(budget), '--out', str(metrics_file),
+         '--work-dir', str(work / 'test'), '--cfg-options', *data_opts], log=work / 'test.log')
+    early = json.loads(metrics_file.read_text())
+    times['test with early exit'] = time.time() - t
+
+    full, base, costs = summary['no_early_exit'], summary['baseline'], summary['exit_costs']
+    rows = [('glance only (exit 0)', summary['anytime_top1'][0], costs[0], 0.0),
+            ('glance + focus, all steps', full['top1'], full['mean_gflops'], len(costs) - 1),
+            (f'glance + focus, budget {budget:.3g}', early['top1'], early['gflops'], early['mean_exit']),
+            ('static TSM', base['top1'], base['mean_gflops'], 0.0)]
+    print('\n== demo results (test split, 300 clips)')
+    print(f'{"model":<34}{"top-1 %":>9}{"GFLOPs/clip":>13}{"vs static":>11}{"mean exit":>11}')
+    for name, top1, gflops, mean_exit in rows:
+        print(f'{name:<34}{top1:>9.1f}{gflops:>13.4f}{gflops / base["mean_gflops"]:>10.2f}x{mean_exit:>11.2f}')
+    print(f'\nbudget curve, plots and per-clip tables: {report}/summary.md')
     print('\n== phase times')
     for phase, seconds in times.items():
-        print(f'{phase:<32}{seconds:>8.1f} s')
-    print(f'{"total":<32}{sum(times.values()):>8.1f} s')
+        print(f'{phase:<36}{seconds:>8.1f} s')
+    print(f'{"total (after set-up)":<36}{sum(times.values()):>8.1f} s')
 
 
 if __name__ == '__main__':

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+from pathlib import Path
 
 from gfvideo.runtime import tune_malloc
 from gfvideo.engine.runner import DictAction, build_config, build_runner
@@ -19,9 +21,20 @@ def parse_args() -> argparse.Namespace:
     p.add_argument('--cfg-options', nargs='+', action=DictAction,
                    help='override config keys, e.g. test_dataloader.dataset.ann_file=...')
     p.add_argument('--out', help='also write the metrics to this JSON file')
+    p.add_argument('--budget', type=float, help='early exit at this mean GFLOPs per clip, with the thresholds '
+                   'tools/report.py fitted for it (CHECKPOINT.exits.json); the nearest fitted budget is used')
     p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
     p.add_argument('--local_rank', '--local-rank', type=int, default=0, help=argparse.SUPPRESS)
     return p.parse_args()
+
+
+def thresholds_for_budget(checkpoint: str, budget: float) -> tuple[float, list[float]]:
+    sidecar = Path(checkpoint).with_suffix('.exits.json')
+    if not sidecar.exists():
+        sys.exit(f'no fitted thresholds at {sidecar}: run tools/report.py on this checkpoint first')
+    fitted = {float(k): v for k, v in json.loads(sidecar.read_text()).items()}
+    nearest = min(fitted, key=lambda b: abs(b - budget))
+    return nearest, fitted[nearest]
 
 
 def main() -> None:
@@ -29,6 +42,9 @@ def main() -> None:
     tune_malloc()
     cfg = build_config(args.config, work_dir=args.work_dir, cfg_options=args.cfg_options,
                        launcher=args.launcher, load_from=args.checkpoint)
+    if args.budget is not None:
+        budget, cfg.model.exit_thresholds = thresholds_for_budget(args.checkpoint, args.budget)
+        print(f'early exit at budget {budget:.4g} GFLOPs: thresholds {cfg.model.exit_thresholds}')
     metrics = build_runner(cfg).test()
     print(' '.join(f'{k}={v:.4g}' if isinstance(v, float) else f'{k}={v}' for k, v in metrics.items()))
     if args.out:

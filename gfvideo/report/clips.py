@@ -1,0 +1,72 @@
+"""Evaluating every clip at every exit: the table budgets, reports and plots are made from.
+
+One pass over a split with no thresholds gives, per clip, the confidence and prediction
+at every exit and the frames and boxes looked at. Because a clip that leaves at exit
+``e`` has exactly the logits it has at exit ``e`` in the full run (tested), any set of
+thresholds can then be applied to the table without running the model again, and the
+clip's cost is the cumulative cost of the components that ran up to its exit.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ..models.crop import patch_boxes
+
+
+@dataclass
+class ClipTable:
+    """Per-clip results at every exit. ``E`` exits, ``M`` clips."""
+    clip_ids: list[str]
+    labels: np.ndarray                 # [M]
+    confidences: np.ndarray            # [M, E] max softmax probability at each exit
+    predictions: np.ndarray            # [M, E] argmax at each exit
+    top5: np.ndarray                   # [M, E, 5]
+    exit_costs: list[float]            # [E] cumulative GFLOPs of a clip leaving at each exit
+    looks: list[list[dict]] = field(default_factory=list)  # per clip, per step: frames, boxes
+    frame_inds: list[list[int]] = field(default_factory=list)  # the sampled frames of each clip
+    indices: list[int] = field(default_factory=list)           # dataset index of each clip
+
+    @property
+    def correct(self) -> np.ndarray:
+        return self.predictions == self.labels[:, None]
+
+    def anytime_top1(self) -> list[float]:
+        """Top-1 (%) if every clip were forced to each exit."""
+        return (self.correct.mean(0) * 100).tolist()
+
+
+@torch.no_grad()
+def collect(model, dataloader, progress: bool = True) -> ClipTable:
+    """Run ``model`` (a GlanceFocusRecognizer or StaticTSM) over ``dataloader`` with no early exit."""
+    model.eval()
+    ids, labels, conf, pred, top5, looks, frame_inds, indices = [], [], [], [], [], [], [], []
+    for batch in tqdm(dataloader, desc='evaluating', disable=not progress, leave=False):
+        data = model.data_preprocessor(batch, False)
+        inputs, samples = data['inputs'], data['data_samples']
+        if hasattr(model, 'run'):
+            out = model.run(inputs)
+            logits = torch.stack(out.logits, 1)                         # [B, E, C]
+            frame_hw = inputs.shape[-2:]
+            steps = [(a.frames.tolist(), patch_boxes(a.centers, frame_hw, model.focus.patch).tolist())
+                     for a in out.actions]
+            looks += [[dict(frames=f[i], boxes=b[i]) for f, b in steps] for i in range(inputs.shape[0])]
+        else:
+            logits = model(inputs)[:, None]
+            looks += [[] for _ in range(inputs.shape[0])]
+        probs = logits.float().softmax(-1)
+        c, p = probs.max(-1)
+        conf.append(c.cpu())
+        pred.append(p.cpu())
+        top5.append(probs.topk(min(5, probs.shape[-1]), -1).indices.cpu())
+        labels.append(samples['labels'].cpu())
+        ids += list(samples['clip_ids'])
+        frame_inds += samples['frame_inds'].tolist()
+        indices += samples['indices'].tolist()
+    costs = model.exit_costs() if hasattr(model, 'exit_costs') else [model.gflops()]
+    return ClipTable(clip_ids=ids, labels=torch.cat(labels).numpy(), confidences=torch.cat(conf).numpy(),
+                     predictions=torch.cat(pred).numpy(), top5=torch.cat(top5).numpy(),
+                     exit_costs=list(costs), looks=looks, frame_inds=frame_inds, indices=indices)

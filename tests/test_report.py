@@ -1,0 +1,34 @@
+"""tools/report.py on a trained tiny model: files exist, parse, and agree with each other."""
+from __future__ import annotations
+
+import csv
+import json
+
+from .conftest import run_tool, tiny_options
+
+PNG = b'\x89PNG\r\n\x1a\n'
+
+
+def test_report_files(tiny_demo, trained, tmp_path):
+    config, ckpt, extra = trained['gf']
+    base_config, base_ckpt, base_extra = trained['static']
+    out = tmp_path / 'report'
+    run_tool('tools/report.py', config, ckpt, '--out', str(out), '--baseline', base_config, base_ckpt,
+             '--examples', '2', '--cfg-options', *tiny_options(tiny_demo), *extra, *base_extra)
+    summary = json.loads((out / 'summary.json').read_text())
+    clips = [json.loads(line) for line in (out / 'clips.jsonl').read_text().splitlines()]
+    rows = list(csv.DictReader(open(out / 'clips.csv')))
+    assert len(clips) == len(rows) == summary['num_clips'] == 12
+    costs = summary['exit_costs']
+    for clip in clips:
+        assert clip['gflops'] == costs[clip['exit']]               # the cost of what ran up to its exit
+        assert len(clip['confidences']) == clip['exit'] + 1
+        assert len(clip['boxes']) == len(clip['frames'])
+    op = summary['operating_point']
+    assert abs(op['mean_gflops'] - sum(c['gflops'] for c in clips) / len(clips)) < 1e-9
+    assert len(summary['anytime_top1']) == len(costs) and summary['baseline']['mean_gflops'] > costs[-1]
+    assert all(b['thresholds'][-1] == 0.0 for b in summary['budgets'])
+    for name in ('budget_curve.png', 'exits.png', 'patch_heatmap.png', 'examples.png'):
+        assert (out / name).read_bytes()[:8] == PNG, name
+    assert '# Compute report' in (out / 'summary.md').read_text()
+    assert json.loads(open(ckpt.replace('.pth', '.exits.json')).read())

@@ -1,0 +1,73 @@
+"""Per-clip compute report: ``python tools/report.py CONFIG CHECKPOINT --out DIR [--budgets ...]``.
+
+Evaluates the held-out split (the config's ``val_dataloader``: carved from training
+data) and the reported split (``test_dataloader``) at every exit, fits early-exit
+thresholds for each budget on the held-out clips, applies them to the reported clips,
+and writes tables, a summary, plots and a one-page summary.md (see gfvideo/report).
+``--baseline CONFIG CHECKPOINT`` adds a static model's accuracy and cost for comparison.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from gfvideo.engine.runner import DictAction, build_config, build_runner
+from gfvideo.report import collect, default_budgets, write_report
+from gfvideo.runtime import tune_malloc
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('config')
+    p.add_argument('checkpoint')
+    p.add_argument('--out', required=True, help='report folder')
+    p.add_argument('--budgets', type=float, nargs='+', help='mean GFLOPs per clip (default: 5 between the first and last exit)')
+    p.add_argument('--budget', type=float, help='operating point of the per-clip table (default: the middle budget)')
+    p.add_argument('--baseline', nargs=2, metavar=('CONFIG', 'CHECKPOINT'), help='a static model to compare with')
+    p.add_argument('--examples', type=int, default=4, help='clips drawn with their focus boxes')
+    p.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config keys (both models)')
+    return p.parse_args()
+
+
+def load(config: str, checkpoint: str, cfg_options: dict | None, work_dir: Path):
+    cfg = build_config(config, work_dir=str(work_dir), cfg_options=cfg_options, load_from=checkpoint)
+    cfg.log_level = 'WARNING'
+    runner = build_runner(cfg)
+    runner.load_checkpoint(checkpoint)
+    return cfg, runner
+
+
+def main() -> None:
+    args = parse_args()
+    tune_malloc()
+    out = Path(args.out)
+    cfg, runner = load(args.config, args.checkpoint, args.cfg_options, out / 'logs')
+    model = runner.model
+    test_loader = runner.build_dataloader(cfg.test_dataloader)
+    held_out = collect(model, runner.build_dataloader(cfg.val_dataloader))
+    table = collect(model, test_loader)
+    budgets = args.budgets or default_budgets(table.exit_costs)
+    budget = args.budget if args.budget is not None else budgets[len(budgets) // 2]
+    baseline = None
+    if args.baseline:
+        bcfg, brunner = load(*args.baseline, args.cfg_options, out / 'logs_baseline')
+        baseline = collect(brunner.model, brunner.build_dataloader(bcfg.test_dataloader))
+    dataset = test_loader.dataset
+
+    def load_frames(i: int):
+        return dataset[table.indices[i]]['inputs'].permute(0, 2, 3, 1).numpy()
+
+    meta = dict(config=args.config, checkpoint=args.checkpoint, split=str(cfg.test_dataloader.dataset.ann_file),
+                held_out=str(cfg.val_dataloader.dataset.ann_file), frame_hw=[cfg.model.input_size] * 2)
+    summary = write_report(out, table, held_out, budgets, budget, dataset.metainfo.get('classes', []), meta,
+                           baseline=baseline, load_frames=load_frames, num_examples=args.examples)
+    # The fitted thresholds travel beside the checkpoint, for tools/test.py --budget.
+    sidecar = Path(args.checkpoint).with_suffix('.exits.json')
+    sidecar.write_text(json.dumps({str(r['budget']): r['thresholds'] for r in summary['budgets']}, indent=2))
+    print((out / 'summary.md').read_text().split('\n\n| budget')[0])
+    print(f'report written to {out}; thresholds to {sidecar}')
+
+
+if __name__ == '__main__':
+    main()
