@@ -83,7 +83,7 @@ def main() -> None:
                     log=out / 'amp_train.log')
     ckpt = (work / 'amp' / 'last_checkpoint')
     summary['amp_train'] = dict(rc=rc, seconds=round(time.time() - t, 1), amp='AmpOptimWrapper' in text,
-                                checkpoint=ckpt.exists(), nan='nan' in text.lower().split('loss')[-1])
+                                checkpoint=ckpt.exists(), nan_loss='loss: nan' in text)
     if ckpt.exists():
         rc, text = tool('tools/test.py', cfg, ckpt.read_text().strip(), '--work-dir', str(work / 'amp'),
                         '--out', str(out / 'test_metrics.json'), '--cfg-options', *opts,
