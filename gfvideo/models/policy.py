@@ -99,7 +99,7 @@ class LearnedLocator(Locator):
         maps = glance_maps.detach() if self.detach_glance else glance_maps
         index = frames[:, :, None, None, None].expand(b, k, c, h, w)
         x = maps.gather(1, index).flatten(0, 1)                          # [B*K, C, h, w]
-        x = self.feature_in(x) + self.state_in(state).repeat_interleave(k, 0)[:, :, None, None]
+        x = self.feature_in(x) + self.state_in(state)[:, None].expand(b, k, -1).reshape(b * k, -1, 1, 1)
         return self.score(torch.relu(x)).view(b, k, h * w)
 
     def locate(self, glance_maps, state, frames):

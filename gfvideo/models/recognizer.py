@@ -70,7 +70,7 @@ class Focus(nn.Module):
         k = frame_ids.shape[1]
         flat_ids = (frame_ids + torch.arange(b, device=frames.device)[:, None] * n).flatten()
         patches = crop(frames.flatten(0, 1), centers.flatten(0, 1), self.patch, differentiable,
-                       index=flat_ids)
+                       index=flat_ids).contiguous()
         _, pooled = self.backbone(patches, num_segments=k, cache=cache)
         return pooled.view(b, k, -1)
 
