@@ -14,3 +14,8 @@ model = dict(
     aggregator=dict(type='mean', hidden=128),
     random_patch_loss=True,
 )
+
+# 12 epochs: the locator needs the glance to find the moving object first (about 8 epochs here).
+max_epochs = 12
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=max_epochs)
+param_scheduler = [dict(type='CosineAnnealingLR', T_max=max_epochs, end=max_epochs, by_epoch=True, eta_min=1e-5)]

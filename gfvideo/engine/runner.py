@@ -36,6 +36,9 @@ def build_config(config: str, *, work_dir: str | None = None, resume: str | None
         cfg.load_from = load_from
     if seed is not None:
         cfg.randomness = dict(cfg.get('randomness', {}), seed=seed)
+        for split in ('train', 'val', 'test'):  # data randomness follows the same seed
+            if cfg.get(f'{split}_dataloader'):
+                cfg[f'{split}_dataloader'].dataset.seed = seed
     if amp:
         if torch.cuda.is_available():
             cfg.optim_wrapper.type = 'AmpOptimWrapper'

@@ -1,5 +1,5 @@
 # A short CPU schedule for the demo: AdamW, cosine decay.
-max_epochs = 8
+max_epochs = 8  # configs that change it restate train_cfg and param_scheduler too
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=max_epochs)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
