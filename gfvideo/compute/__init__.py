@@ -1,12 +1,5 @@
 """Compute accounting: measured GFLOPs (1e9 multiply-adds) per input, one convention."""
-from .flops import (EXTRA_HANDLES, CostTable, FlopCountError, FlopReport, analyze_flops,
-                    count_gflops)
+from . import flops
+from .flops import *  # noqa: F401,F403  (the public names are flops.__all__)
 
-__all__ = [
-    "EXTRA_HANDLES",
-    "CostTable",
-    "FlopCountError",
-    "FlopReport",
-    "analyze_flops",
-    "count_gflops",
-]
+__all__ = flops.__all__

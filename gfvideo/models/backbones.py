@@ -71,11 +71,15 @@ class TSMBackbone(nn.Module):
         return size
 
 
-class ShiftBasicBlock(BasicBlock):
+class _ShiftSlot:
+    """Gives a torchvision block an empty ``shift`` slot; the backbone fills it where the shift belongs."""
+
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.shift: TemporalShift | None = None  # set by the backbone where the shift belongs
+        self.shift: TemporalShift | None = None
 
+
+class ShiftBasicBlock(_ShiftSlot, BasicBlock):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         identity = x if self.downsample is None else self.downsample(x)
         out = self.relu(self.bn1(self.conv1(x if self.shift is None else self.shift(x))))
@@ -83,11 +87,7 @@ class ShiftBasicBlock(BasicBlock):
         return self.relu(out + identity)
 
 
-class ShiftBottleneck(Bottleneck):
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.shift: TemporalShift | None = None  # set by the backbone where the shift belongs
-
+class ShiftBottleneck(_ShiftSlot, Bottleneck):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         identity = x if self.downsample is None else self.downsample(x)
         out = self.relu(self.bn1(self.conv1(x if self.shift is None else self.shift(x))))
@@ -132,11 +132,7 @@ class ResNetTSM(TSMBackbone):
         return [lambda x: self.layer1(self.stem(x)), self.layer2, self.layer3, self.layer4]
 
 
-class ShiftInvertedResidual(InvertedResidual):
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.shift: TemporalShift | None = None  # set by the backbone where the shift belongs
-
+class ShiftInvertedResidual(_ShiftSlot, InvertedResidual):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.use_res_connect:
             return x + self.conv(x if self.shift is None else self.shift(x))

@@ -110,8 +110,6 @@ class GlanceFocusRecognizer(BaseModel):
             and an auxiliary focus-only classifier (AdaFocusV2).
         random_patch_loss: the auxiliary focus classifier reads random patches (a second
             focus pass per training step) instead of the locator's.
-        random_patch_loss: the auxiliary focus classifier reads random patches (a second
-            focus pass per training step) instead of the locator's.
         exit_thresholds: per-exit confidence thresholds for inference (None: no early exit).
         seed: seed of the model's own generator (random patches), saved in checkpoints.
     """
@@ -119,7 +117,8 @@ class GlanceFocusRecognizer(BaseModel):
     def __init__(self, num_classes: int, num_frames: int, input_size: int, glance: dict, focus: dict,
                  locator: dict | None = None, num_focus_frames: int | None = None,
                  frames_per_step: int | None = None, aggregator: dict | None = None,
-                 loss_weights: dict | None = None, random_patch_loss: bool = False, exit_thresholds: list[float] | None = None,
+                 loss_weights: dict | None = None, random_patch_loss: bool = False,
+                 exit_thresholds: list[float] | None = None,
                  seed: int = 0, data_preprocessor: dict | None = None, init_cfg: dict | None = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor or dict(type='gfvideo.VideoDataPreprocessor'),
                          init_cfg=init_cfg)
@@ -142,7 +141,6 @@ class GlanceFocusRecognizer(BaseModel):
             generator=self.generator)
         self.focus_head = nn.Linear(fc, num_classes)
         self.loss_weights = dict(exits=1.0, focus=1.0, **(loss_weights or {}))
-        self.random_patch_loss = random_patch_loss
         self.random_patch_loss = random_patch_loss
         self.exit_thresholds = exit_thresholds
         self._costs: dict[str, float] | None = None
@@ -221,17 +219,6 @@ class GlanceFocusRecognizer(BaseModel):
             losses['top1_glance'] = (out.logits[0].argmax(-1) == labels).float().mean()
             losses['top1_last'] = (out.logits[-1].argmax(-1) == labels).float().mean()
         return losses
-
-    def _random_patch_features(self, frames: torch.Tensor) -> torch.Tensor:
-        """Mean focus features of random patches on every focus frame (AdaFocusV2's random-patch branch).
-
-        It teaches the focus network to recognise what it sees wherever the patch lands,
-        which is what makes the locator's gradient through the crop informative early on.
-        """
-        b, k = frames.shape[0], self.num_focus_frames
-        ids = torch.arange(k, device=frames.device).expand(b, k)
-        centers = torch.rand((b, k, 2), generator=self.generator).to(frames)
-        return self.focus(frames, ids, centers).mean(1)
 
     def _random_patch_features(self, frames: torch.Tensor) -> torch.Tensor:
         """Mean focus features of random patches on every focus frame (AdaFocusV2's random-patch branch).
