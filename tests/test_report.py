@@ -14,7 +14,8 @@ def test_report_files(tiny_demo, trained, tmp_path):
     base_config, base_ckpt, base_extra = trained['static']
     out = tmp_path / 'report'
     run_tool('tools/report.py', config, ckpt, '--out', str(out), '--baseline', base_config, base_ckpt,
-             '--examples', '2', '--cfg-options', *tiny_options(tiny_demo), *extra, *base_extra)
+             '--examples', '2', '--cfg-options', *tiny_options(tiny_demo), *extra,
+             '--baseline-cfg-options', *tiny_options(tiny_demo), *base_extra)
     summary = json.loads((out / 'summary.json').read_text())
     clips = [json.loads(line) for line in (out / 'clips.jsonl').read_text().splitlines()]
     rows = list(csv.DictReader(open(out / 'clips.csv')))
@@ -31,4 +32,6 @@ def test_report_files(tiny_demo, trained, tmp_path):
     for name in ('budget_curve.png', 'exits.png', 'patch_heatmap.png', 'examples.png'):
         assert (out / name).read_bytes()[:8] == PNG, name
     assert '# Compute report' in (out / 'summary.md').read_text()
+    # thresholds are fitted on the held-out split (val), reported on another (test)
+    assert summary['meta']['held_out'].endswith('val.json') and summary['meta']['split'].endswith('test.json')
     assert json.loads(open(ckpt.replace('.pth', '.exits.json')).read())

@@ -26,7 +26,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument('--budget', type=float, help='operating point of the per-clip table (default: the middle budget)')
     p.add_argument('--baseline', nargs=2, metavar=('CONFIG', 'CHECKPOINT'), help='a static model to compare with')
     p.add_argument('--examples', type=int, default=4, help='clips drawn with their focus boxes')
-    p.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config keys (both models)')
+    p.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config keys')
+    p.add_argument('--baseline-cfg-options', nargs='+', action=DictAction,
+                   help="override the baseline's config keys (default: the same as --cfg-options)")
     return p.parse_args()
 
 
@@ -51,7 +53,8 @@ def main() -> None:
     budget = args.budget if args.budget is not None else budgets[len(budgets) // 2]
     baseline = None
     if args.baseline:
-        bcfg, brunner = load(*args.baseline, args.cfg_options, out / 'logs_baseline')
+        options = args.baseline_cfg_options if args.baseline_cfg_options is not None else args.cfg_options
+        bcfg, brunner = load(*args.baseline, options, out / 'logs_baseline')
         baseline = collect(brunner.model, brunner.build_dataloader(bcfg.test_dataloader))
     dataset = test_loader.dataset
 

@@ -32,8 +32,11 @@ def _device(model: nn.Module) -> torch.device:
 
 
 @torch.no_grad()
-def glance_focus_costs(model) -> dict[str, float]:
-    """GFLOPs of one clip's glance, aggregator init, and one focus step's locator / focus / aggregator."""
+def glance_focus_costs(model, handles: dict | None = None) -> dict[str, float]:
+    """GFLOPs of one clip's glance, aggregator init, and one focus step's locator / focus / aggregator.
+
+    ``handles`` overrides the counter's op handles (see ``gfvideo.compute.flops.analyze_flops``).
+    """
     dev, n, k, s = _device(model), model.num_frames, model.frames_per_step, model.input_size
     frames = torch.zeros(1, n, 3, s, s, device=dev)
     generator_state = model.generator.get_state()  # tracing a random locator must not consume the model's RNG
@@ -45,12 +48,13 @@ def glance_focus_costs(model) -> dict[str, float]:
         focus = model.focus(frames, frame_ids, centers)
         focused = torch.zeros(1, n, dtype=torch.bool, device=dev)
         return {
-            'glance': count_gflops(model.glance, (frames,)),
-            'aggregator_init': count_gflops(MethodCall(model.aggregator, 'init'), (pooled,)),
-            'locator': count_gflops(MethodCall(model.locator, frames_per_step=k), (maps, state, focused)),
-            'focus': count_gflops(model.focus, (frames, frame_ids, centers)),
+            'glance': count_gflops(model.glance, (frames,), handles=handles),
+            'aggregator_init': count_gflops(MethodCall(model.aggregator, 'init'), (pooled,), handles=handles),
+            'locator': count_gflops(MethodCall(model.locator, frames_per_step=k), (maps, state, focused),
+                                    handles=handles),
+            'focus': count_gflops(model.focus, (frames, frame_ids, centers), handles=handles),
             'aggregator_step': count_gflops(MethodCall(model.aggregator, 'step'),
-                                            (state, pooled[:, :k], focus)),
+                                            (state, pooled[:, :k], focus), handles=handles),
         }
     finally:
         model.generator.set_state(generator_state)

@@ -273,6 +273,9 @@ def analyze_flops(
     analyzer.set_op_handle(**EXTRA_HANDLES)
     if handles:
         analyzer.set_op_handle(**dict(handles))
+        for name, handle in handles.items():
+            if handle is None:  # mmengine marks it ignored but keeps counting with its old handle
+                analyzer._op_handles.pop(name, None)
     analyzer.unsupported_ops_warnings(False)
     analyzer.uncalled_modules_warnings(False)
     try:

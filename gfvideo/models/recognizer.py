@@ -258,9 +258,12 @@ class GlanceFocusRecognizer(BaseModel):
             self._costs = glance_focus_costs(self)
         return self._costs
 
-    def exit_costs(self) -> list[float]:
-        """Cumulative GFLOPs of a clip that leaves at exit ``e``, for every exit."""
-        c = self.component_costs()
+    def exit_costs(self, costs: dict[str, float] | None = None) -> list[float]:
+        """Cumulative GFLOPs of a clip that leaves at exit ``e``, for every exit.
+
+        ``costs``: component costs to sum (default :meth:`component_costs`).
+        """
+        c = costs or self.component_costs()
         per_step = c['locator'] + c['focus'] + c['aggregator_step']
         base = c['glance'] + c['aggregator_init']
         return [base + e * per_step for e in range(self.num_exits)]
