@@ -19,6 +19,18 @@ def clips(b: int = 6) -> torch.Tensor:
     return torch.randn(b, 4, 3, 64, 64, generator=torch.Generator().manual_seed(1))
 
 
+def calibrated(model: GlanceFocusRecognizer, x: torch.Tensor) -> GlanceFocusRecognizer:
+    """Set batch-norm statistics from ``x`` (one pass), so a random model's outputs vary with its input."""
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.momentum = None
+            m.reset_running_stats()
+    model.train()
+    with torch.no_grad():
+        model.run(x)
+    return model.eval()
+
+
 def test_glance_keeps_4x4_cells():
     model = tiny()
     maps, pooled = model.glance(clips(2))
@@ -26,23 +38,45 @@ def test_glance_keeps_4x4_cells():
 
 
 def test_exits_equal_full_run_and_remove_rows():
-    model = tiny().eval()
-    x = clips()
-    full = model.run(x)                              # every row through every exit
+    x = clips(12)
+    model = calibrated(tiny(), x)
+    with torch.no_grad():
+        full = model.run(x)                          # every row through every exit
     assert len(full.logits) == model.num_exits == 5
-    # thresholds at the median confidence: about half of the rows leave at each exit
-    thresholds = [float(l.softmax(-1).amax(-1).median()) for l in full.logits]
+    confidences = torch.stack([l.softmax(-1).amax(-1) for l in full.logits], 1)   # [B, E]
+    # thresholds at each exit's 70th percentile: about 30% of the rows still present leave there
+    thresholds = confidences.quantile(0.7, dim=0).tolist()
+    expected_exit = (confidences >= torch.tensor(thresholds)).int().argmax(1)
+    expected_exit[(confidences[:, :-1] < torch.tensor(thresholds[:-1])).all(1)] = model.num_steps
     rows_seen = []
     hook = model.focus.backbone.register_forward_hook(lambda m, i, o: rows_seen.append(i[0].shape[0]))
-    early = model.run(x, thresholds)
+    with torch.no_grad():
+        early = model.run(x, thresholds)
     hook.remove()
-    assert (early.exit_index < model.num_steps).any()
+    assert torch.equal(early.exit_index, expected_exit)
+    assert len(set(early.exit_index.tolist())) >= 3             # rows really leave at different exits
     for row in range(x.shape[0]):
         e = int(early.exit_index[row])
         assert torch.allclose(early.final_logits[row], full.logits[e][row], atol=1e-5)
     # one frame per step: the focus backbone saw exactly the rows still present at each step
-    assert rows_seen == [len(r) for r in early.rows[:len(rows_seen)]]
-    assert sum(rows_seen) < x.shape[0] * model.num_steps
+    assert rows_seen == [len(r) for r in early.step_rows]
+    assert rows_seen == [int((expected_exit > t).sum()) for t in range(len(rows_seen))]
+    assert rows_seen[0] < x.shape[0] and rows_seen == sorted(rows_seen, reverse=True)
+
+
+def test_predict_looks_follow_each_clips_steps():
+    x = clips(12)
+    model = calibrated(tiny(), x)
+    with torch.no_grad():
+        full = model.run(x)
+    confidences = torch.stack([l.softmax(-1).amax(-1) for l in full.logits], 1)
+    model.exit_thresholds = confidences.quantile(0.7, dim=0).tolist()
+    results = model(x, dict(labels=torch.zeros(12, dtype=torch.long)), mode='predict')
+    assert len({r['exit'] for r in results}) >= 3
+    for row, r in enumerate(results):
+        assert len(r['looks']) == r['exit'] and len(r['confidences']) == r['exit'] + 1
+        for step, look in enumerate(r['looks']):
+            assert look['frames'] == full.actions[step].frames[row].tolist()   # fixed schedule: same frames
 
 
 @pytest.mark.parametrize('frames_per_step', [1, 2, 4])

@@ -3,7 +3,8 @@
 Importing this package registers the transforms, ``VideoDataset``, ``EpochSampler``
 and ``collate_clips`` in gfvideo's registries.
 """
-from .annotations import (AnnotationError, VideoRecord, load_class_names, load_list_file,
+from .annotations import (AnnotationError, VideoRecord, find_missing, load_class_folders,
+                          load_class_names, load_kinetics400, load_list_file, load_sthv1,
                           load_sthv2, write_class_names)
 from .datasets import VideoDataset, collate_clips
 from .decoding import (DecodeError, count_frame_folder, probe_num_frames, read_clip,
@@ -15,7 +16,8 @@ from .transforms import (CenterCrop, Compose, Flip, FormatShape, MultiScaleCrop,
                          Resize, build_pipeline, resize_clip)
 
 __all__ = [
-    'AnnotationError', 'VideoRecord', 'load_class_names', 'load_list_file', 'load_sthv2',
+    'AnnotationError', 'VideoRecord', 'find_missing', 'load_class_folders', 'load_class_names',
+    'load_kinetics400', 'load_list_file', 'load_sthv1', 'load_sthv2',
     'write_class_names', 'VideoDataset', 'collate_clips', 'DecodeError', 'count_frame_folder',
     'probe_num_frames', 'read_clip', 'read_frame_folder', 'read_frames', 'write_video',
     'EpochSampler', 'clip_rng', 'dense_indices', 'segment_indices', 'CenterCrop', 'Compose',

@@ -79,12 +79,15 @@ class Focus(nn.Module):
 class RunOutput:
     """What :meth:`GlanceFocusRecognizer.run` did, exit by exit.
 
-    ``rows[e]`` are the (original) batch rows still present at exit ``e`` and
-    ``logits[e]`` their logits; ``actions[t]`` is step ``t``'s action for the rows present
-    at that step (``rows[t]``). ``exit_index`` / ``final_logits`` give each row's exit.
+    ``rows[e]`` are the (original) batch rows that reached exit ``e`` and ``logits[e]``
+    their logits there. ``step_rows[t]`` are the rows that went on to focus step ``t``
+    (``rows[t]`` less those that left at exit ``t``); ``actions[t]`` and
+    ``focus_features[t]`` belong to them. ``exit_index`` / ``final_logits`` give each
+    row's exit.
     """
     rows: list[torch.Tensor] = field(default_factory=list)
     logits: list[torch.Tensor] = field(default_factory=list)
+    step_rows: list[torch.Tensor] = field(default_factory=list)
     actions: list[Action] = field(default_factory=list)
     focus_features: list[torch.Tensor] = field(default_factory=list)
     exit_index: torch.Tensor | None = None
@@ -186,6 +189,7 @@ class GlanceFocusRecognizer(BaseModel):
                     rows, frames, maps, pooled = rows[keep], frames[keep], maps[keep], pooled[keep]
                     state, focused = state[keep], focused[keep]
                     cache = select_cache_rows(cache, keep)
+            out.step_rows.append(rows)
             action = self.locator(maps, state, focused, self.frames_per_step)
             features = self.focus(frames, action.frames, action.centers, cache, differentiable)
             glance_sel = pooled.gather(1, action.frames[:, :, None].expand(-1, -1, pooled.shape[-1]))
@@ -243,7 +247,7 @@ class GlanceFocusRecognizer(BaseModel):
                 confidences[r].append(c)
         looks = [[] for _ in range(b)]
         frame_hw = inputs.shape[-2:]
-        for rows, action in zip(out.rows, out.actions):
+        for rows, action in zip(out.step_rows, out.actions):
             boxes = patch_boxes(action.centers, frame_hw, self.focus.patch)
             for r, f, bx in zip(rows.tolist(), action.frames.tolist(), boxes.tolist()):
                 looks[r].append(dict(frames=f, boxes=bx))
