@@ -41,3 +41,19 @@ def test_resume_is_bit_identical(tiny_demo, tmp_path, workers):
     assert a.keys() == b.keys()
     for key in a:
         assert torch.equal(a[key], b[key]), key
+
+
+def test_broken_video_is_replaced_counted_and_training_goes_on(tiny_demo, tmp_path):
+    import json
+    import shutil
+    data = tmp_path / 'demo'
+    shutil.copytree(tiny_demo, data)
+    first = json.loads((data / 'train.json').read_text())[0]['id']
+    (data / 'videos' / f'{first}.webm').write_bytes(b'')          # a zero-byte video
+    work = tmp_path / 'work'
+    proc = run_tool('tools/train.py', STATIC, '--work-dir', str(work), '--cfg-options',
+                    *tiny_options(data), *TINY_STATIC)
+    log = proc.stdout + proc.stderr
+    assert 'clips replaced because 1 videos could not be decoded' in log
+    assert 'undecodable videos skipped during training: 1 files' in log
+    assert (work / 'epoch_1.pth').exists()

@@ -11,7 +11,7 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3, save_last=True),
     sampler_seed=dict(type='DistSamplerSeedHook'),
 )
-custom_hooks = [dict(type='PlainCheckpointHook'), dict(type='RNGStateHook')]
+custom_hooks = [dict(type='PlainCheckpointHook'), dict(type='RNGStateHook'), dict(type='SkippedVideoHook')]
 
 env_cfg = dict(
     cudnn_benchmark=False,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import random
+from collections import Counter
 
 import numpy as np
 import torch
@@ -93,3 +94,33 @@ class PlainCheckpointHook(Hook):
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         if 'message_hub' in checkpoint:
             checkpoint['message_hub'] = restore_message_hub(checkpoint['message_hub'])
+
+
+@HOOKS.register_module()
+class SkippedVideoHook(Hook):
+    """Count training clips whose video couldn't be decoded (and were replaced by another clip).
+
+    The dataset replaces such clips and lists their paths in each batch's
+    ``data_samples['replaced']``; this hook logs the count after every epoch and a
+    summary at the end of the run, so a broken file costs one warning, not the epoch.
+    """
+
+    def __init__(self) -> None:
+        self.epoch: Counter = Counter()
+        self.total: Counter = Counter()
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        if data_batch:
+            self.epoch.update(data_batch.get('data_samples', {}).get('replaced', []))
+
+    def after_train_epoch(self, runner) -> None:
+        if self.epoch:
+            files = ', '.join(sorted(self.epoch)[:5]) + (' ...' if len(self.epoch) > 5 else '')
+            runner.logger.warning(f'epoch {runner.epoch + 1}: {sum(self.epoch.values())} clips replaced '
+                                  f'because {len(self.epoch)} videos could not be decoded: {files}')
+        self.total.update(self.epoch)
+        self.epoch.clear()
+
+    def after_run(self, runner) -> None:
+        runner.logger.info(f'undecodable videos skipped during training: {len(self.total)} files, '
+                           f'{sum(self.total.values())} clips replaced')
