@@ -12,6 +12,7 @@ import argparse
 import json
 from pathlib import Path
 
+from gfvideo.compute.exits import sidecar_path
 from gfvideo.engine.runner import DictAction, build_config, build_runner
 from gfvideo.report import collect, default_budgets, write_report
 from gfvideo.runtime import tune_malloc
@@ -66,7 +67,7 @@ def main() -> None:
     summary = write_report(out, table, held_out, budgets, budget, dataset.metainfo.get('classes', []), meta,
                            baseline=baseline, load_frames=load_frames, num_examples=args.examples)
     # The fitted thresholds travel beside the checkpoint, for tools/test.py --budget.
-    sidecar = Path(args.checkpoint).with_suffix('.exits.json')
+    sidecar = sidecar_path(args.checkpoint)
     sidecar.write_text(json.dumps({str(r['budget']): r['thresholds'] for r in summary['budgets']}, indent=2))
     print((out / 'summary.md').read_text().split('\n\n| budget')[0])
     print(f'report written to {out}; thresholds to {sidecar}')

@@ -7,8 +7,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
+from gfvideo.compute.exits import load_thresholds
 from gfvideo.runtime import tune_malloc
 from gfvideo.engine.runner import DictAction, build_config, build_runner
 
@@ -28,22 +28,16 @@ def parse_args() -> argparse.Namespace:
     return p.parse_args()
 
 
-def thresholds_for_budget(checkpoint: str, budget: float) -> tuple[float, list[float]]:
-    sidecar = Path(checkpoint).with_suffix('.exits.json')
-    if not sidecar.exists():
-        sys.exit(f'no fitted thresholds at {sidecar}: run tools/report.py on this checkpoint first')
-    fitted = {float(k): v for k, v in json.loads(sidecar.read_text()).items()}
-    nearest = min(fitted, key=lambda b: abs(b - budget))
-    return nearest, fitted[nearest]
-
-
 def main() -> None:
     args = parse_args()
     tune_malloc()
     cfg = build_config(args.config, work_dir=args.work_dir, cfg_options=args.cfg_options,
                        launcher=args.launcher, load_from=args.checkpoint)
     if args.budget is not None:
-        budget, cfg.model.exit_thresholds = thresholds_for_budget(args.checkpoint, args.budget)
+        try:
+            budget, cfg.model.exit_thresholds = load_thresholds(args.checkpoint, args.budget)
+        except (FileNotFoundError, ValueError) as exc:
+            sys.exit(str(exc))
         print(f'early exit at budget {budget:.4g} GFLOPs: thresholds {cfg.model.exit_thresholds}')
     metrics = build_runner(cfg).test()
     print(' '.join(f'{k}={v:.4g}' if isinstance(v, float) else f'{k}={v}' for k, v in metrics.items()))

@@ -17,7 +17,10 @@ training data); :func:`simulate` applies them to any split's confidences.
 """
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -97,3 +100,24 @@ def simulate(confidences: np.ndarray, correct: np.ndarray, thresholds: list[floa
     costs = np.asarray(exit_costs)[exits]
     return dict(top1=float(np.asarray(correct)[rows, exits].mean() * 100), mean_gflops=float(costs.mean()),
                 exits=exits)
+
+
+def sidecar_path(checkpoint: str | os.PathLike) -> Path:
+    """Where tools/report.py writes a checkpoint's fitted thresholds: ``CHECKPOINT.exits.json``."""
+    return Path(checkpoint).with_suffix('.exits.json')
+
+
+def load_thresholds(checkpoint: str | os.PathLike, budget: float) -> tuple[float, list[float]]:
+    """The fitted budget nearest ``budget`` and its thresholds, from the checkpoint's sidecar.
+
+    Shared by tools/test.py and tools/infer.py (``--budget``), so both pick thresholds the
+    same way. Raises FileNotFoundError (saying how to make one) when there is no sidecar.
+    """
+    sidecar = sidecar_path(checkpoint)
+    if not sidecar.exists():
+        raise FileNotFoundError(f'no fitted thresholds at {sidecar}: run tools/report.py on this checkpoint first')
+    fitted = {float(k): [float(t) for t in v] for k, v in json.loads(sidecar.read_text()).items()}
+    if not fitted:
+        raise ValueError(f'{sidecar} holds no fitted budgets')
+    nearest = min(fitted, key=lambda b: abs(b - budget))
+    return nearest, fitted[nearest]

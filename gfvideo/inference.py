@@ -1,0 +1,251 @@
+"""Single-video inference: a checkpoint, one video file, one prediction with what it cost.
+
+Used by ``tools/infer.py``. A clip is made exactly as the test split makes it
+(``VideoDataset`` in test mode): TSN segment centres over the video's frame count, only
+those frames decoded, the config's test pipeline (with the ``clip_rng(0, 0, 0)``
+generator any random transform would draw from), ``FormatShape`` last. The model then
+runs with early exit if thresholds are given, and the result says which frames and
+patches it looked at, step by step, in the clip's slots and in the video's frame numbers.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from mmengine.config import Config
+from mmengine.registry import DefaultScope
+
+from .data.annotations import _sthv2_classes, load_class_names
+from .data.decoding import read_clip
+from .data.sampling import clip_rng, segment_indices
+from .data.transforms import FormatShape, build_pipeline
+from .registry import MODELS
+
+__all__ = ['InferenceError', 'Clip', 'default_device', 'load_model', 'load_clip', 'predict_clip',
+           'analyse_video', 'infer_video', 'draw_focus']
+
+
+class InferenceError(RuntimeError):
+    """A user-facing problem (missing checkpoint, wrong thresholds, no CUDA): no traceback needed."""
+
+
+@dataclass
+class Clip:
+    """One test clip of a video: model inputs and where its frames came from."""
+    path: str
+    inputs: torch.Tensor       # uint8 [N, 3, H, W], what the model sees
+    frame_inds: np.ndarray     # [N] 0-based video frame of each slot
+    num_frames: int            # frames in the video (probed)
+
+
+def default_device() -> str:
+    """``'cuda'`` when a CUDA device is available, else ``'cpu'``."""
+    return 'cuda' if torch.cuda.is_available() else 'cpu'
+
+
+def _class_names(checkpoint: dict, cfg: Config, num_classes: int) -> list[str]:
+    """Class names: the checkpoint's ``meta.dataset_meta.classes``, else the config's test
+    dataset files (``class_names_file`` / sthv2 ``labels_file``) if they can be read, else indices."""
+    meta = checkpoint.get('meta') or {}
+    names = (meta.get('dataset_meta') or {}).get('classes')
+    if not names:
+        ds = (cfg.get('test_dataloader') or {}).get('dataset') or {}
+        try:
+            if ds.get('class_names_file'):
+                names = load_class_names(ds['class_names_file'])
+            elif ds.get('labels_file'):
+                names = _sthv2_classes(ds['labels_file'])[1]
+        except (OSError, ValueError):
+            names = None
+    names = [str(n) for n in names] if names else []
+    return names[:num_classes] + [str(i) for i in range(len(names), num_classes)]
+
+
+def load_model(config: str, checkpoint: str, device: str | None = None,
+               cfg_options: dict | None = None) -> tuple[torch.nn.Module, Config, list[str]]:
+    """Build the config's model, load the checkpoint's weights, move it to ``device`` in eval mode.
+
+    Returns ``(model, cfg, class_names)``. The model's GFLOPs are counted here, once, so
+    that the timing of :func:`infer_video` covers decoding and the model only.
+    """
+    import gfvideo.data  # noqa: F401  (registers the transforms the pipeline names)
+    import gfvideo.models  # noqa: F401  (registers the models)
+
+    device = device or default_device()
+    if device.startswith('cuda') and not torch.cuda.is_available():
+        raise InferenceError('--device cuda: no CUDA device is available')
+    if not os.path.isfile(checkpoint):
+        raise InferenceError(f'checkpoint not found: {checkpoint}')
+    cfg = Config.fromfile(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    # Checkpoints hold tensors and plain types only (gfvideo.engine.checkpoint).
+    ckpt = torch.load(checkpoint, map_location='cpu', weights_only=True)
+    state = ckpt.get('state_dict', ckpt)
+    with DefaultScope.overwrite_default_scope('gfvideo'):
+        model = MODELS.build(cfg.model)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise InferenceError(f'{checkpoint} does not fit {config}: {" ".join(str(exc).split())[:300]}') from exc
+    model.to(device).eval()
+    if hasattr(model, 'exit_costs'):
+        model.exit_costs()
+    elif hasattr(model, 'gflops'):
+        model.gflops()
+    return model, cfg, _class_names(ckpt, cfg, model.num_classes)
+
+
+def load_clip(cfg: Config, num_segments: int, path: str | os.PathLike) -> Clip:
+    """Decode the test-mode segment centres of ``path`` (nothing else) and run the test pipeline.
+
+    A video shorter than ``num_segments`` repeats frames. Raises ``DecodeError`` for a
+    missing, empty or undecodable file.
+    """
+    path = os.fspath(path)
+    ds = (cfg.get('test_dataloader') or {}).get('dataset') or {}
+    backend = ds.get('backend', 'auto')
+    imgs, inds, num = read_clip(path, lambda n: segment_indices(n, num_segments, random=False), backend)
+    results = dict(imgs=imgs, label=-1, clip_id=Path(path).stem, frame_inds=inds, num_frames=num,
+                   filename=path, rng=clip_rng(0, 0, 0), epoch=0, index=0, test_mode=True)
+    with DefaultScope.overwrite_default_scope('gfvideo'):
+        pipeline = build_pipeline(ds.get('pipeline') or [dict(type='FormatShape')])
+    results = pipeline(results)
+    if results is None:
+        raise InferenceError(f'the test pipeline dropped {path}')
+    if 'inputs' not in results:
+        results = FormatShape()(results)
+    return Clip(path=path, inputs=results['inputs'], frame_inds=np.asarray(inds, dtype=np.int64), num_frames=int(num))
+
+
+def _check_thresholds(model: torch.nn.Module, thresholds: list[float] | None) -> None:
+    if thresholds is None:
+        return
+    num_exits = getattr(model, 'num_exits', 1)
+    if len(thresholds) != num_exits:
+        raise InferenceError(f'{len(thresholds)} thresholds for a model with {num_exits} exits')
+
+
+@torch.inference_mode()
+def predict_clip(model: torch.nn.Module, clip: Clip, thresholds: list[float] | None = None,
+                 class_names: list[str] | None = None, topk: int = 5) -> dict:
+    """Run the model on one clip (early exit at ``thresholds``, one per exit); a JSON-ready dict.
+
+    ``looks`` lists each focus step taken: the clip slots (``frames``), the video frames
+    they came from (``video_frames``) and the patch boxes ``[x0, y0, x1, y1]`` in pixels of
+    the model's input frames (``frame_hw``). A static model has one exit and no looks.
+    """
+    _check_thresholds(model, thresholds)
+    data = model.data_preprocessor(dict(inputs=clip.inputs[None], data_samples=None))
+    has_exits = hasattr(model, 'exit_thresholds')
+    saved = model.exit_thresholds if has_exits else None
+    if has_exits:
+        model.exit_thresholds = thresholds
+    try:
+        result = model(data['inputs'], None, mode='predict')[0]
+    finally:
+        if has_exits:
+            model.exit_thresholds = saved
+    scores = result['pred_scores'].float()
+    names = class_names or [str(i) for i in range(scores.numel())]
+    probs, classes = scores.topk(min(topk, scores.numel()))
+    looks = [dict(step=t + 1, frames=[int(f) for f in look['frames']],
+                  video_frames=[int(clip.frame_inds[f]) for f in look['frames']],
+                  boxes=[[round(float(v), 2) for v in box] for box in look['boxes']])
+             for t, look in enumerate(result['looks'])]
+    return dict(
+        top5=[dict(**{'class': int(c)}, name=names[int(c)], probability=float(p))
+              for p, c in zip(probs.tolist(), classes.tolist())],
+        exit=int(result['exit']),
+        num_exits=int(getattr(model, 'num_exits', 1)),
+        confidences=[float(c) for c in result['confidences']],
+        gflops=float(result['gflops']),
+        thresholds=None if thresholds is None else [float(t) for t in thresholds],
+        sampled_frames=[int(i) for i in clip.frame_inds],
+        frame_hw=[int(v) for v in clip.inputs.shape[-2:]],
+        looks=looks,
+    )
+
+
+def analyse_video(model: torch.nn.Module, cfg: Config, path: str | os.PathLike,
+                  thresholds: list[float] | None = None,
+                  class_names: list[str] | None = None) -> tuple[dict, Clip]:
+    """:func:`infer_video`, also returning the clip (for pictures of what the model saw)."""
+    _check_thresholds(model, thresholds)
+    device = next(model.parameters()).device
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    clip = load_clip(cfg, model.num_frames, path)
+    result = predict_clip(model, clip, thresholds, class_names)
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+    wall = time.perf_counter() - start
+    out = dict(video=clip.path, num_frames_in_video=clip.num_frames, **result,
+               wall_time_s=round(wall, 4), device=str(device))
+    return out, clip
+
+
+def infer_video(model: torch.nn.Module, cfg: Config, path: str | os.PathLike,
+                thresholds: list[float] | None = None, class_names: list[str] | None = None) -> dict:
+    """Decode, transform and classify one video: top-5, exit, looks, GFLOPs, wall time (decode + model)."""
+    return analyse_video(model, cfg, path, thresholds, class_names)[0]
+
+
+def _title(result: dict) -> str:
+    top = result['top5'][0]
+    return (f"{Path(result['video']).name}: {top['name']} ({top['probability']:.2f}), "
+            f"exit {result['exit']}, {result['gflops']:.4g} GFLOPs")
+
+
+def draw_focus(out_dir: str | os.PathLike, result: dict, clip: Clip, gif: bool = True) -> dict[str, str]:
+    """Write ``<stem>_focus.png`` (the sampled frames with the focus boxes, numbered by step),
+    ``<stem>_focus.gif`` (the same frames animated) and ``<stem>.json``; returns their paths."""
+    from .report.plots import example_clips
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = Path(clip.path).stem
+    frames = clip.inputs.permute(0, 2, 3, 1).cpu().numpy()
+    written = {}
+    png = out / f'{stem}_focus.png'
+    example_clips(png, [dict(frames=frames, looks=result['looks'], title=_title(result))])
+    written['png'] = str(png)
+    if gif:
+        path = out / f'{stem}_focus.gif'
+        _focus_gif(path, frames, result['looks'], result['sampled_frames'])
+        written['gif'] = str(path)
+    js = out / f'{stem}.json'
+    js.write_text(json.dumps(result, indent=2))
+    written['json'] = str(js)
+    return written
+
+
+def _focus_gif(path: Path, frames: np.ndarray, looks: list[dict], video_frames: list[int],
+               min_side: int = 256) -> None:
+    """One GIF frame per sampled frame (enlarged, nearest neighbour), its focus boxes drawn."""
+    from PIL import Image, ImageDraw
+
+    from .report.plots import STEP_COLOURS
+
+    h, w = frames.shape[1:3]
+    scale = max(1, -(-min_side // min(h, w)))
+    images = []
+    for slot, frame in enumerate(frames):
+        img = Image.fromarray(frame).resize((w * scale, h * scale), Image.NEAREST)
+        draw = ImageDraw.Draw(img)
+        for t, look in enumerate(looks):
+            colour = STEP_COLOURS[t % len(STEP_COLOURS)]
+            for f, (x0, y0, x1, y1) in zip(look['frames'], look['boxes']):
+                if f == slot:
+                    draw.rectangle([x0 * scale, y0 * scale, x1 * scale - 1, y1 * scale - 1],
+                                   outline=colour, width=2)
+                    draw.text((x0 * scale + 3, y0 * scale + 2), str(t + 1), fill=colour)
+        draw.text((4, 4), f'slot {slot} (video frame {video_frames[slot]})', fill='white')
+        images.append(img.convert('P', palette=Image.ADAPTIVE))
+    images[0].save(path, save_all=True, append_images=images[1:], duration=600, loop=0)

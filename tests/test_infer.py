@@ -1,0 +1,168 @@
+"""tools/infer.py and gfvideo.inference: one video in, one JSON prediction (and a picture) out."""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import re
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from gfvideo.compute.exits import load_thresholds, sidecar_path
+from gfvideo.data.decoding import DecodeError
+from gfvideo.data.encoding import write_video
+from gfvideo.data.sampling import segment_indices
+from gfvideo.engine.runner import DictAction
+from gfvideo.inference import _class_names, infer_video, load_clip, load_model
+
+from .conftest import ROOT, run_tool, tiny_options
+
+PNG = b'\x89PNG\r\n\x1a\n'
+
+
+def infer_cli(*args: str) -> subprocess.CompletedProcess:
+    """Run tools/infer.py as a user would (status not checked)."""
+    return subprocess.run([sys.executable, 'tools/infer.py', *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=240)
+
+
+def as_cfg_options(opts: list[str]) -> dict:
+    """``key=value`` strings parsed exactly as the tools' ``--cfg-options`` parse them."""
+    p = argparse.ArgumentParser()
+    p.add_argument('--o', nargs='+', action=DictAction)
+    return p.parse_args(['--o', *opts]).o
+
+
+@pytest.fixture(scope='module')
+def gf_model(tiny_demo, trained):
+    config, ckpt, extra = trained['gf']
+    return load_model(config, ckpt, 'cpu', as_cfg_options(tiny_options(tiny_demo) + extra))
+
+
+@pytest.fixture(scope='module')
+def budget_ckpt(trained, tmp_path_factory):
+    """A copy of the glance-focus checkpoint with a hand-written thresholds sidecar."""
+    config, ckpt, extra = trained['gf']
+    copy = tmp_path_factory.mktemp('budget') / 'gf.pth'
+    shutil.copy(ckpt, copy)
+    # budget 0.01: everyone leaves at the glance; 0.02: after step 1; 1.0: never early
+    sidecar_path(copy).write_text(json.dumps({'0.01': [0.0, 0.0, 0.0], '0.02': [2.0, 0.0, 0.0],
+                                              '1.0': [2.0, 2.0, 0.0]}))
+    return config, str(copy), extra
+
+
+def first_video(tiny_demo) -> str:
+    return str(sorted((tiny_demo / 'videos').iterdir())[0])
+
+
+def test_cli_json_picture_and_budget(tiny_demo, budget_ckpt, tmp_path):
+    config, ckpt, extra = budget_ckpt
+    video = first_video(tiny_demo)
+    out = tmp_path / 'out'
+    proc = infer_cli(config, ckpt, video, '--out', str(out), '--budget', '0.021', '--device', 'cpu',
+                     '--cfg-options', *tiny_options(tiny_demo), *extra)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout)  # stdout is the JSON object alone
+    assert result['video'] == video and result['num_frames_in_video'] == 8
+    assert result['sampled_frames'] == segment_indices(8, 4, random=False).tolist() == [1, 3, 5, 7]
+    top5 = result['top5']
+    assert len(top5) == 5 and all(isinstance(t['class'], int) and isinstance(t['name'], str) for t in top5)
+    probs = [t['probability'] for t in top5]
+    assert probs == sorted(probs, reverse=True) and all(0 <= p <= 1 for p in probs) and sum(probs) <= 1 + 1e-6
+    labels = json.loads((tiny_demo / 'labels.json').read_text())
+    assert top5[0]['name'] in labels  # names from the checkpoint's dataset_meta
+    # the sidecar's thresholds for the nearest budget (0.02) send the clip out after step 1
+    assert result['budget'] == 0.02 and result['thresholds'] == [2.0, 0.0, 0.0]
+    assert result['exit'] == 1 and len(result['confidences']) == 2 and len(result['looks']) == 1
+    assert isinstance(result['gflops'], float) and result['gflops'] > 0
+    assert isinstance(result['wall_time_s'], float) and result['wall_time_s'] > 0
+    h, w = result['frame_hw']
+    for look in result['looks']:
+        assert len(look['frames']) == len(look['video_frames']) == len(look['boxes']) == 2
+        assert look['video_frames'] == [result['sampled_frames'][f] for f in look['frames']]
+        for x0, y0, x1, y1 in look['boxes']:
+            assert 0 <= x0 < x1 <= w and 0 <= y0 < y1 <= h
+    stem = (tiny_demo / 'videos' / video).stem
+    assert (out / f'{stem}_focus.png').read_bytes()[:8] == PNG
+    assert (out / f'{stem}_focus.gif').read_bytes()[:6] in (b'GIF89a', b'GIF87a')
+    assert json.loads((out / f'{stem}.json').read_text())['top5'] == top5
+
+
+@pytest.mark.parametrize('kind', ['corrupt', 'missing'])
+def test_cli_undecodable_video(tiny_demo, trained, tmp_path, kind):
+    config, ckpt, extra = trained['gf']
+    video = tmp_path / 'bad.mp4'
+    if kind == 'corrupt':
+        video.write_bytes(np.random.default_rng(0).integers(0, 256, 100, dtype=np.uint8).tobytes())
+    proc = infer_cli(config, ckpt, str(video), '--device', 'cpu',
+                     '--cfg-options', *tiny_options(tiny_demo), *extra)
+    assert proc.returncode != 0 and proc.stdout == ''
+    assert 'Traceback' not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert lines[-1].startswith(f'error: cannot decode {video}: ')
+    if kind == 'missing':
+        assert lines[-1].endswith('file not found')
+
+
+def test_two_frame_video_repeats_frames(gf_model, tmp_path):
+    model, cfg, names = gf_model
+    frames = np.random.default_rng(1).integers(0, 256, (2, 64, 64, 3), dtype=np.uint8)
+    video = write_video(tmp_path / 'two.webm', frames)
+    result = infer_video(model, cfg, video, class_names=names)
+    assert result['num_frames_in_video'] == 2 and result['sampled_frames'] == [0, 0, 1, 1]
+    assert result['exit'] == model.num_exits - 1 and len(result['looks']) == model.num_steps
+    assert result['gflops'] == pytest.approx(model.exit_costs()[-1])
+
+
+def test_thresholds_and_exits(gf_model, budget_ckpt, tiny_demo):
+    model, cfg, names = gf_model
+    video = first_video(tiny_demo)
+    assert load_thresholds(budget_ckpt[1], 0.0) == (0.01, [0.0, 0.0, 0.0])
+    assert load_thresholds(budget_ckpt[1], 5.0) == (1.0, [2.0, 2.0, 0.0])
+    with pytest.raises(FileNotFoundError, match='tools/report.py'):
+        load_thresholds(str(tiny_demo / 'none.pth'), 0.01)
+    glance_only = infer_video(model, cfg, video, [0.0, 0.0, 0.0], names)
+    assert glance_only['exit'] == 0 and glance_only['looks'] == []
+    assert glance_only['gflops'] == pytest.approx(model.exit_costs()[0])
+    full = infer_video(model, cfg, video, None, names)
+    assert full['exit'] == model.num_exits - 1 and full['gflops'] == pytest.approx(model.exit_costs()[-1])
+    assert model.exit_thresholds is None  # the model's own setting is left alone
+
+
+def test_static_tsm(tiny_demo, trained):
+    config, ckpt, extra = trained['static']
+    model, cfg, names = load_model(config, ckpt, 'cpu', as_cfg_options(tiny_options(tiny_demo) + extra))
+    result = infer_video(model, cfg, first_video(tiny_demo), class_names=names)
+    assert result['exit'] == 0 and result['looks'] == [] and result['num_exits'] == 1
+    assert result['gflops'] == pytest.approx(model.gflops())
+    assert sum(t['probability'] for t in result['top5']) <= 1 + 1e-6
+
+
+def test_zero_byte_and_class_name_fallbacks(gf_model, tiny_demo, tmp_path):
+    model, cfg, names = gf_model
+    empty = tmp_path / 'empty.webm'
+    empty.write_bytes(b'')
+    with pytest.raises(DecodeError, match='zero-byte'):
+        load_clip(cfg, 4, empty)
+    labels = json.loads((tiny_demo / 'labels.json').read_text())
+    by_index = sorted(labels, key=lambda k: int(labels[k]))
+    assert _class_names({}, cfg, 12) == by_index          # no dataset_meta: the config's labels file
+    cfg_missing = copy.deepcopy(cfg)
+    cfg_missing.test_dataloader.dataset.labels_file = str(tmp_path / 'nope.json')
+    assert _class_names({'meta': {}}, cfg_missing, 3) == ['0', '1', '2']  # nothing readable: indices
+    assert names == by_index
+    assert torch.is_tensor(load_clip(cfg, 4, first_video(tiny_demo)).inputs)
+
+
+def test_test_tool_budget_uses_shared_sidecar_logic(tiny_demo, budget_ckpt, tmp_path):
+    """tools/test.py --budget reads the same sidecar through gfvideo.compute.exits.load_thresholds."""
+    config, ckpt, extra = budget_ckpt
+    proc = run_tool('tools/test.py', config, ckpt, '--budget', '0.0', '--work-dir', str(tmp_path),
+                    '--cfg-options', *tiny_options(tiny_demo), *extra)
+    assert 'early exit at budget 0.01 GFLOPs: thresholds [0.0, 0.0, 0.0]' in proc.stdout
+    assert re.search(r'\bmean_exit=0(\s|$)', proc.stdout)  # every clip left at the glance

@@ -1,0 +1,61 @@
+"""Classify one video: ``python tools/infer.py CONFIG CHECKPOINT VIDEO [--out DIR] [--budget GFLOPS]``.
+
+Prints one JSON object: the top-5 classes, the exit taken, the frames and patches looked
+at per focus step (clip slots and video frame numbers), the GFLOPs spent and the wall
+time of decoding plus the model. ``--out DIR`` also writes ``DIR/<video stem>_focus.png``
+(the sampled frames with the focus boxes, numbered by step), an animated GIF and the JSON.
+A video that can't be decoded gives one line on stderr and exit status 1.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+
+from gfvideo.compute.exits import load_thresholds
+from gfvideo.data.decoding import DecodeError
+from gfvideo.engine.runner import DictAction
+from gfvideo.inference import InferenceError, analyse_video, default_device, draw_focus, load_model
+from gfvideo.runtime import tune_malloc
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('config', help='config file path')
+    p.add_argument('checkpoint', help='checkpoint file')
+    p.add_argument('video', help='video file')
+    p.add_argument('--out', help='folder for <stem>_focus.png, <stem>_focus.gif and <stem>.json')
+    p.add_argument('--budget', type=float, help='early exit with the thresholds tools/report.py fitted for '
+                   'the nearest budget (mean GFLOPs per clip; CHECKPOINT.exits.json); default: no early exit')
+    p.add_argument('--device', choices=['cpu', 'cuda'], help=f'default: {default_device()} (cuda if available)')
+    p.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config keys')
+    return p.parse_args()
+
+
+def main() -> int:
+    args = parse_args()
+    tune_malloc()
+    try:
+        # Anything the libraries print goes to stderr: stdout carries the JSON alone.
+        with contextlib.redirect_stdout(sys.stderr):
+            budget = thresholds = None
+            if args.budget is not None:
+                budget, thresholds = load_thresholds(args.checkpoint, args.budget)
+            model, cfg, names = load_model(args.config, args.checkpoint, args.device, args.cfg_options)
+            result, clip = analyse_video(model, cfg, args.video, thresholds, names)
+            result['budget'] = budget
+            if args.out:
+                result['files'] = draw_focus(args.out, result, clip)
+    except DecodeError as exc:
+        print(f'error: {exc}', file=sys.stderr)
+        return 1
+    except (InferenceError, FileNotFoundError, ValueError) as exc:
+        print(f'error: {exc}', file=sys.stderr)
+        return 2
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
