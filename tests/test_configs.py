@@ -34,3 +34,44 @@ def test_tsm_r50_reference_gflops():
     from gfvideo.models import StaticTSM
     model = StaticTSM(num_classes=174, num_frames=8, input_size=224, backbone=dict(backbone='resnet50'))
     assert model.gflops() == pytest.approx(32.88, rel=0.005)
+
+
+@pytest.mark.parametrize('dataset', ['sthv1', 'sthv2', 'kinetics400'])
+def test_full_size_config_runs_a_clip_from_its_list_format(dataset, tiny_demo, tmp_path):
+    """The dataset side of the full-size configs: a list in the format build_lists.py writes."""
+    import numpy as np
+    from PIL import Image
+
+    from gfvideo.data.decoding import read_frames
+    from gfvideo.registry import DATASETS
+    cfg = Config.fromfile(ROOT / f'configs/glance_focus/gf_mbv2_r50_p128_{dataset}.py')
+    lines = (tiny_demo / 'test.txt').read_text().splitlines()[:2]
+    if dataset == 'sthv1':  # JPEG frame folders: "frame_dir num_frames label"
+        rows = []
+        for line in lines:
+            path, label = line.split()
+            folder = tmp_path / Path(path).stem
+            folder.mkdir()
+            for i, frame in enumerate(read_frames(tiny_demo / path, range(8)), start=1):
+                Image.fromarray(frame).save(folder / f'{i:05d}.jpg')
+            rows.append(f'{folder.name} 8 {label}')
+        (tmp_path / 'list.txt').write_text('\n'.join(rows) + '\n')
+        prefix = tmp_path
+    else:
+        (tmp_path / 'list.txt').write_text('\n'.join(lines) + '\n')
+        prefix = tiny_demo
+    for split in ('train', 'test'):
+        ds_cfg = cfg[f'{split}_dataloader'].dataset
+        ds_cfg.update(ann_file=str(tmp_path / 'list.txt'), data_prefix=str(prefix),
+                      class_names_file=str(tiny_demo / 'classes.txt'))
+        with DefaultScope.overwrite_default_scope('gfvideo'):
+            ds = DATASETS.build(ds_cfg)
+        sample = ds[(0, 1)] if split == 'train' else ds[1]
+        assert sample['inputs'].shape == (8, 3, 224, 224) and sample['inputs'].dtype == torch.uint8
+    with DefaultScope.overwrite_default_scope('gfvideo'):
+        model = MODELS.build(cfg.model).eval()
+    data = model.data_preprocessor(dict(inputs=sample['inputs'][None],
+                                        data_samples=dict(labels=torch.tensor([sample['label']]))), False)
+    with torch.no_grad():
+        assert model(**data, mode='predict')[0]['pred_scores'].shape == (cfg.model.num_classes,)
+    assert np.isfinite(model.exit_costs()).all()

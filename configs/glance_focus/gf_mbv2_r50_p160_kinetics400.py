@@ -1,0 +1,4 @@
+# As gf_mbv2_r50_p128_kinetics400.py, with 160x160 focus patches.
+_base_ = ['./gf_mbv2_r50_p128_kinetics400.py']
+
+model = dict(focus=dict(patch=160))
