@@ -149,3 +149,13 @@ def test_static_tsm_predicts_with_cost():
     model = StaticTSM(num_classes=5, num_frames=4, input_size=64, backbone=dict(backbone='resnet18', width=8)).eval()
     results = model(clips(2), dict(labels=torch.tensor([0, 1])), mode='predict')
     assert results[0]['pred_scores'].shape == (5,) and results[0]['gflops'] > 0
+
+
+def test_random_patch_branch_trains_the_locator_map():
+    model = tiny(random_patch_loss=True, loss_weights=dict(locator=0.5)).train()
+    data = dict(inputs=clips(4).clamp(-2, 2), data_samples=dict(labels=torch.tensor([0, 1, 2, 3])))
+    losses = model(**data, mode='loss')
+    assert {'loss_exits', 'loss_focus', 'loss_locator'} <= set(losses)
+    losses['loss_locator'].backward()                  # the map's regression alone reaches the scorer
+    assert model.locator.score.weight.grad.abs().sum() > 0
+    assert model.focus.backbone.conv1.weight.grad is None    # and nothing else (targets are detached)

@@ -75,19 +75,28 @@ class RandomLocator(Locator):
 class LearnedLocator(Locator):
     """Soft-argmax over the glance map of each chosen frame, conditioned on the aggregator state.
 
-    A 1x1-conv scorer gives one logit per glance cell; the softmax-weighted mean of the
-    cell centres is where the patch should be centred in the image, then converted to the
-    patch-position convention of :mod:`gfvideo.models.crop`. The glance features are
-    detached (as in AdaFocusV2), so the locator's loss does not pull on the glance network.
+    A 1x1-conv scorer gives one score per glance cell; the softmax-weighted mean of the
+    cell centres (``temperature`` sharpens it) is where the patch should be centred in the
+    image, then converted to the patch-position convention of :mod:`gfvideo.models.crop`.
+    The glance features are detached (as in AdaFocusV2), so the locator's loss does not
+    pull on the glance network.
+
+    Two signals train the scores: the gradient through the differentiable crop, and (with
+    the recognizer's ``random_patch_loss``) a regression of the score of the cell under
+    each random patch onto how well the focus network recognised the clip from that patch
+    (its negative cross-entropy): a map of where looking pays off, learned from labels
+    alone. The crop gradient only helps once a patch already overlaps the evidence; the
+    regression teaches where the evidence is from the start.
     """
 
     def __init__(self, glance_channels: int, state_channels: int, patch_fraction: float,
-                 hidden: int = 64, detach_glance: bool = True) -> None:
+                 hidden: int = 64, detach_glance: bool = True, temperature: float = 1.0) -> None:
         super().__init__()
         if not 0 < patch_fraction < 1:
             raise ValueError(f'patch_fraction (patch / frame size) must be in (0, 1), got {patch_fraction}')
         self.patch_fraction = patch_fraction
         self.detach_glance = detach_glance
+        self.temperature = temperature
         self.feature_in = nn.Conv2d(glance_channels, hidden, 1)
         self.state_in = nn.Linear(state_channels, hidden)
         self.score = nn.Conv2d(hidden, 1, 1)
@@ -102,9 +111,17 @@ class LearnedLocator(Locator):
         x = self.feature_in(x) + self.state_in(state)[:, None].expand(b, k, -1).reshape(b * k, -1, 1, 1)
         return self.score(torch.relu(x)).view(b, k, h * w)
 
+    def cells_of(self, centers: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
+        """Index ``[...]`` of the glance cell holding the centre of the patch placed at ``centers``."""
+        h, w = hw
+        image_xy = self.patch_fraction / 2 + centers.clamp(0, 1) * (1 - self.patch_fraction)
+        col = (image_xy[..., 0] * w).long().clamp(0, w - 1)
+        row = (image_xy[..., 1] * h).long().clamp(0, h - 1)
+        return row * w + col
+
     def locate(self, glance_maps, state, frames):
         h, w = glance_maps.shape[-2:]
-        weights = self.cell_scores(glance_maps, state, frames).softmax(-1)     # [B, K, h*w]
+        weights = (self.cell_scores(glance_maps, state, frames) / self.temperature).softmax(-1)  # [B, K, h*w]
         ys, xs = torch.meshgrid((torch.arange(h, device=weights.device) + 0.5) / h,
                                 (torch.arange(w, device=weights.device) + 0.5) / w, indexing='ij')
         cells = torch.stack([xs.flatten(), ys.flatten()], -1).to(weights.dtype)  # [h*w, 2]

@@ -88,6 +88,8 @@ class RunOutput:
     rows: list[torch.Tensor] = field(default_factory=list)
     logits: list[torch.Tensor] = field(default_factory=list)
     step_rows: list[torch.Tensor] = field(default_factory=list)
+    glance_maps: torch.Tensor | None = None     # [B, N, C, h, w], for the training losses
+    init_state: torch.Tensor | None = None      # aggregator state after the glance
     actions: list[Action] = field(default_factory=list)
     focus_features: list[torch.Tensor] = field(default_factory=list)
     exit_index: torch.Tensor | None = None
@@ -109,8 +111,10 @@ class GlanceFocusRecognizer(BaseModel):
         num_focus_frames: frames looked at closely (default N).
         frames_per_step: frames per focus step (K); must divide ``num_focus_frames``.
         aggregator: ``dict(type='gru'|'mean', hidden=256)``.
-        loss_weights: ``dict(exits=1.0, focus=1.0)``: mean cross-entropy over every exit,
-            and an auxiliary focus-only classifier (AdaFocusV2).
+        loss_weights: ``dict(exits=1.0, focus=1.0, locator=0.0)``: mean cross-entropy over
+            every exit, an auxiliary focus-only classifier (AdaFocusV2), and the learned
+            locator's regression onto random patches' outcomes (``_random_patch_losses``;
+            off by default until it is shown to help).
         random_patch_loss: the auxiliary focus classifier reads random patches (a second
             focus pass per training step) instead of the locator's.
         exit_thresholds: per-exit confidence thresholds for inference (None: no early exit).
@@ -143,7 +147,7 @@ class GlanceFocusRecognizer(BaseModel):
             state_channels=self.aggregator.hidden, patch_fraction=patch / input_size,
             generator=self.generator)
         self.focus_head = nn.Linear(fc, num_classes)
-        self.loss_weights = dict(exits=1.0, focus=1.0, **(loss_weights or {}))
+        self.loss_weights = {'exits': 1.0, 'focus': 1.0, 'locator': 0.0, **(loss_weights or {})}
         self.random_patch_loss = random_patch_loss
         self.exit_thresholds = exit_thresholds
         self._costs: dict[str, float] | None = None
@@ -168,6 +172,7 @@ class GlanceFocusRecognizer(BaseModel):
         final_logits = frames.new_zeros(b, self.num_classes)
         maps, pooled = self.glance(frames)
         state, logits = self.aggregator.init(pooled)
+        out.glance_maps, out.init_state = maps, state
         focused = torch.zeros(b, n, dtype=torch.bool, device=frames.device)
         cache: dict[int, torch.Tensor] = {}
         differentiable = self.training and isinstance(self.locator, LearnedLocator)
@@ -211,29 +216,39 @@ class GlanceFocusRecognizer(BaseModel):
         labels = data_samples['labels']
         out = self.run(inputs)
         exit_losses = [F.cross_entropy(logits, labels) for logits in out.logits]
+        losses = {'loss_exits': self.loss_weights['exits'] * torch.stack(exit_losses).mean()}
         if self.random_patch_loss:
-            focus_mean = self._random_patch_features(inputs)
+            losses.update(self._random_patch_losses(inputs, labels, out))
         else:
             focus_mean = torch.cat(out.focus_features, dim=1).mean(1)
-        losses = {
-            'loss_exits': self.loss_weights['exits'] * torch.stack(exit_losses).mean(),
-            'loss_focus': self.loss_weights['focus'] * F.cross_entropy(self.focus_head(focus_mean), labels),
-        }
+            losses['loss_focus'] = self.loss_weights['focus'] * F.cross_entropy(self.focus_head(focus_mean), labels)
         with torch.no_grad():
             losses['top1_glance'] = (out.logits[0].argmax(-1) == labels).float().mean()
             losses['top1_last'] = (out.logits[-1].argmax(-1) == labels).float().mean()
         return losses
 
-    def _random_patch_features(self, frames: torch.Tensor) -> torch.Tensor:
-        """Mean focus features of random patches on every focus frame (AdaFocusV2's random-patch branch).
+    def _random_patch_losses(self, frames: torch.Tensor, labels: torch.Tensor, out: RunOutput) -> dict:
+        """AdaFocusV2's random-patch branch, per frame; it also teaches a learned locator where to look.
 
-        It teaches the focus network to recognise what it sees wherever the patch lands,
-        which is what makes the locator's gradient through the crop informative early on.
+        Random patches on every focus frame go through the focus network and the focus-only
+        classifier, so the focus network learns to recognise what it sees wherever the patch
+        lands (``loss_focus``). A :class:`LearnedLocator`'s score for the glance cell under
+        each random patch regresses onto that patch's negative cross-entropy
+        (``loss_locator``): high where looking helped.
         """
         b, k = frames.shape[0], self.num_focus_frames
         ids = torch.arange(k, device=frames.device).expand(b, k)
         centers = torch.rand((b, k, 2), generator=self.generator).to(frames)
-        return self.focus(frames, ids, centers).mean(1)
+        logits = self.focus_head(self.focus(frames, ids, centers))               # [B, K, classes]
+        ce = F.cross_entropy(logits.flatten(0, 1), labels.repeat_interleave(k), reduction='none').view(b, k)
+        losses = {'loss_focus': self.loss_weights['focus'] * ce.mean()}
+        if isinstance(self.locator, LearnedLocator) and self.loss_weights['locator'] > 0:
+            maps = out.glance_maps
+            scores = self.locator.cell_scores(maps, out.init_state.detach(), ids)  # [B, K, h*w]
+            cells = self.locator.cells_of(centers, maps.shape[-2:])
+            picked = scores.gather(-1, cells[..., None]).squeeze(-1)
+            losses['loss_locator'] = self.loss_weights['locator'] * F.mse_loss(picked, -ce.detach())
+        return losses
 
     @torch.no_grad()
     def predict(self, inputs: torch.Tensor, data_samples: dict | None = None) -> list[dict]:
