@@ -231,23 +231,26 @@ class GlanceFocusRecognizer(BaseModel):
         """AdaFocusV2's random-patch branch, per frame; it also teaches a learned locator where to look.
 
         Random patches on every focus frame go through the focus network and the focus-only
-        classifier, so the focus network learns to recognise what it sees wherever the patch
-        lands (``loss_focus``). A :class:`LearnedLocator`'s score for the glance cell under
-        each random patch regresses onto that patch's negative cross-entropy
-        (``loss_locator``): high where looking helped.
+        classifier (on their mean feature), so the focus network learns to recognise what it
+        sees wherever the patch lands (``loss_focus``). With ``loss_weights['locator'] > 0``,
+        a :class:`LearnedLocator`'s score for the glance cell under each random patch
+        regresses onto that single patch's negative cross-entropy (``loss_locator``): high
+        where looking helped.
         """
         b, k = frames.shape[0], self.num_focus_frames
         ids = torch.arange(k, device=frames.device).expand(b, k)
         centers = torch.rand((b, k, 2), generator=self.generator).to(frames)
-        logits = self.focus_head(self.focus(frames, ids, centers))               # [B, K, classes]
-        ce = F.cross_entropy(logits.flatten(0, 1), labels.repeat_interleave(k), reduction='none').view(b, k)
-        losses = {'loss_focus': self.loss_weights['focus'] * ce.mean()}
+        features = self.focus(frames, ids, centers)                                # [B, K, C]
+        losses = {'loss_focus': self.loss_weights['focus'] * F.cross_entropy(self.focus_head(features.mean(1)), labels)}
         if isinstance(self.locator, LearnedLocator) and self.loss_weights['locator'] > 0:
+            with torch.no_grad():  # how well each single patch told the class: its glance cell's target
+                ce = F.cross_entropy(self.focus_head(features).flatten(0, 1), labels.repeat_interleave(k),
+                                     reduction='none').view(b, k)
             maps = out.glance_maps
             scores = self.locator.cell_scores(maps, out.init_state.detach(), ids)  # [B, K, h*w]
             cells = self.locator.cells_of(centers, maps.shape[-2:])
             picked = scores.gather(-1, cells[..., None]).squeeze(-1)
-            losses['loss_locator'] = self.loss_weights['locator'] * F.mse_loss(picked, -ce.detach())
+            losses['loss_locator'] = self.loss_weights['locator'] * F.mse_loss(picked, -ce)
         return losses
 
     @torch.no_grad()
