@@ -11,6 +11,7 @@ import sys
 from gfvideo.compute.exits import load_thresholds
 from gfvideo.runtime import tune_malloc
 from gfvideo.engine.runner import DictAction, build_config, build_runner
+from gfvideo.engine.validation import ConfigError, validate_config
 
 
 def parse_args() -> argparse.Namespace:
@@ -33,6 +34,11 @@ def main() -> None:
     tune_malloc()
     cfg = build_config(args.config, work_dir=args.work_dir, cfg_options=args.cfg_options,
                        launcher=args.launcher, load_from=args.checkpoint)
+    try:
+        validate_config(cfg, 'test')
+    except ConfigError as exc:
+        print(f'error: {exc}', file=sys.stderr)
+        sys.exit(2)
     if args.budget is not None:
         try:
             budget, cfg.model.exit_thresholds = load_thresholds(args.checkpoint, args.budget)

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from gfvideo.runtime import tune_malloc
 from gfvideo.engine.runner import DictAction, build_config, build_runner
+from gfvideo.engine.validation import ConfigError, validate_config
 
 
 def parse_args() -> argparse.Namespace:
@@ -30,6 +32,11 @@ def main() -> None:
     cfg = build_config(args.config, work_dir=args.work_dir, resume=args.resume, amp=args.amp,
                        cfg_options=args.cfg_options, launcher=args.launcher, seed=args.seed,
                        load_from=args.load_from)
+    try:
+        validate_config(cfg, 'train')
+    except ConfigError as exc:
+        print(f'error: {exc}', file=sys.stderr)
+        sys.exit(2)
     build_runner(cfg).train()
 
 

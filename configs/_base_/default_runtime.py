@@ -8,10 +8,16 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=20, ignore_last=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3, save_last=True),
+    # mmengine's CheckpointHook, but every checkpoint and the last_checkpoint pointer are written
+    # to a temporary file, fsynced and renamed: a kill mid-write leaves the previous one loadable.
+    checkpoint=dict(type='AtomicCheckpointHook', interval=1, max_keep_ckpts=3, save_last=True),
     sampler_seed=dict(type='DistSamplerSeedHook'),
 )
-custom_hooks = [dict(type='PlainCheckpointHook'), dict(type='RNGStateHook'), dict(type='SkippedVideoHook')]
+# NonFiniteLossHook: stop at the first NaN/inf loss or gradient, before it reaches a checkpoint
+# (finite but large gradients: optim_wrapper.clip_grad, e.g. dict(max_norm=20)).
+# RunRecordHook: run_record.json in the work dir (seed, config, versions, git commit, command).
+custom_hooks = [dict(type='PlainCheckpointHook'), dict(type='RNGStateHook'), dict(type='SkippedVideoHook'),
+                dict(type='NonFiniteLossHook'), dict(type='RunRecordHook')]
 
 env_cfg = dict(
     cudnn_benchmark=False,

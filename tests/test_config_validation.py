@@ -1,0 +1,88 @@
+"""A bad config fails before any work: exit status 2, one line naming the key and value, no traceback."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from .conftest import ROOT, TINY_GLANCE_FOCUS, TINY_STATIC, tiny_options
+
+GF = 'configs/demo/glance_focus_e2e.py'
+STATIC = 'configs/demo/tsm_static.py'
+
+
+def run_failing(*args: str) -> str:
+    """Run a tool that must refuse its config; return its single stderr line."""
+    proc = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert 'Traceback' not in proc.stderr + proc.stdout
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith('error: ')
+    return lines[0]
+
+
+# (config, --cfg-options that break it, texts the error line must contain)
+CASES = {
+    'glance backbone': (GF, ['model.glance.backbone=resnet19'], ['model.glance.backbone', "'resnet19'"]),
+    'focus backbone': (GF, ['model.focus.backbone=vgg'], ['model.focus.backbone', "'vgg'"]),
+    'static backbone': (STATIC, ['model.backbone.backbone=resnet7'], ['model.backbone.backbone', "'resnet7'"]),
+    'patch as large as the frame': (GF, ['model.focus.patch=64'], ['model.focus.patch=64', 'model.input_size=64']),
+    'glance larger than the input': (GF, ['model.glance.size=96'], ['model.glance.size=96', 'model.input_size=64']),
+    'no focus step': (GF, ['model.frames_per_step=8'], ['model.frames_per_step=8', 'no focus step']),
+    'steps not dividing': (GF, ['model.frames_per_step=3'], ['model.frames_per_step=3', 'does not divide']),
+    'num_classes vs labels': (STATIC, ['model.num_classes=10'], ['model.num_classes=10', 'labels.json',
+                                                                  'has 12 classes']),
+    'missing ann_file': (STATIC, ['train_dataloader.dataset.ann_file=/nonexistent/train.json'],
+                         ['train_dataloader.dataset.ann_file', '/nonexistent/train.json', 'does not exist']),
+    'missing val labels_file': (STATIC, ['val_dataloader.dataset.labels_file=/nonexistent/labels.json'],
+                                ['val_dataloader.dataset.labels_file', '/nonexistent/labels.json']),
+    'missing data_prefix': (STATIC, ['train_dataloader.dataset.data_prefix=/nonexistent/videos'],
+                            ['train_dataloader.dataset.data_prefix', '/nonexistent/videos']),
+}
+
+
+@pytest.mark.parametrize('case', list(CASES))
+def test_train_refuses_bad_config(case, tiny_demo, tmp_path):
+    config, bad, expected = CASES[case]
+    extra = TINY_GLANCE_FOCUS if config == GF else TINY_STATIC
+    work = tmp_path / 'work'
+    line = run_failing('tools/train.py', config, '--work-dir', str(work), '--cfg-options',
+                       *tiny_options(tiny_demo), *extra, *bad)
+    for text in expected:
+        assert text in line, line
+    assert not work.exists()  # refused before the runner made anything
+
+
+def test_train_refuses_class_names_file_disagreeing(tiny_demo, tmp_path):
+    names = tmp_path / 'classes.txt'
+    names.write_text(''.join(f'class {i}\n' for i in range(5)))
+    line = run_failing('tools/train.py', STATIC, '--work-dir', str(tmp_path / 'work'), '--cfg-options',
+                       *tiny_options(tiny_demo), *TINY_STATIC, f'train_dataloader.dataset.class_names_file={names}')
+    assert 'model.num_classes=12' in line and 'class_names_file' in line and 'has 5 classes' in line
+
+
+def test_test_tool_checks_only_the_test_split(tiny_demo, tmp_path):
+    """tools/test.py checks the test dataloader (and not the train split's paths)."""
+    line = run_failing('tools/test.py', STATIC, str(tmp_path / 'none.pth'), '--work-dir', str(tmp_path),
+                       '--cfg-options', *tiny_options(tiny_demo), *TINY_STATIC,
+                       'train_dataloader.dataset.ann_file=/nonexistent/train.json',
+                       'test_dataloader.dataset.ann_file=/nonexistent/test.json')
+    assert 'test_dataloader.dataset.ann_file' in line and '/nonexistent/test.json' in line
+
+
+def test_valid_demo_configs_pass(tiny_demo):
+    from gfvideo.engine.runner import build_config
+    from gfvideo.engine.validation import validate_config
+    for config, extra in ((GF, TINY_GLANCE_FOCUS), (STATIC, TINY_STATIC)):
+        opts = dict(o.split('=', 1) for o in [*tiny_options(tiny_demo), *extra])
+        cfg = build_config(str(ROOT / config), work_dir='unused', cfg_options=_typed(opts))
+        validate_config(cfg, 'train')
+        validate_config(cfg, 'test')
+
+
+def _typed(opts: dict[str, str]) -> dict:
+    """``--cfg-options`` strings to values, as DictAction parses them."""
+    from mmengine.config import DictAction
+    return {k: DictAction._parse_iterable(v) for k, v in opts.items()}
