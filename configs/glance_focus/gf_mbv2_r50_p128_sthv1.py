@@ -1,14 +1,5 @@
-# Glance and focus, end to end (AdaFocusV2-style): MobileNetV2-TSM glance on 96x96 frames,
-# ResNet-50-TSM focus on 128x128 patches of the 224x224 frames, 8 frames in 2 focus steps of 4,
-# exits after the glance and after each step. 174 classes. ImageNet initialisation from local
-# torchvision files: model.glance.pretrained=... and model.focus.pretrained=...
-_base_ = ['../_base_/default_runtime.py', '../_base_/datasets/sthv1.py', '../_base_/schedules/sgd_50e.py']
+# Glance and focus (MobileNetV2@96 glance, ResNet-50 focus on 128x128 patches) on Something-Something V1.
+_base_ = ['../_base_/models/gf_mbv2_r50.py', '../_base_/datasets/sthv1.py', '../_base_/schedules/sgd_50e.py',
+          '../_base_/default_runtime.py']
 
-model = dict(
-    type='GlanceFocusRecognizer', num_classes=174, num_frames=8, input_size=224,
-    glance=dict(backbone='mobilenet_v2', size=96, pretrained=None),
-    focus=dict(backbone='resnet50', patch=128, pretrained=None),
-    locator=dict(type='learned', hidden=256),
-    frames_per_step=4,
-    aggregator=dict(type='gru', hidden=1024),
-    random_patch_loss=True)
+model = dict(num_classes=174)

@@ -1,8 +1,5 @@
-# Static TSM-R50, 8 frames at 224 (the baseline): 174 classes. ImageNet initialisation from a local
-# torchvision file: --cfg-options model.backbone.pretrained=/path/to/resnet50-0676ba61.pth
-_base_ = ['../_base_/default_runtime.py', '../_base_/datasets/sthv1.py', '../_base_/schedules/sgd_50e.py']
+# Static TSM-R50, 8 frames at 224, on Something-Something V1.
+_base_ = ['../_base_/models/tsm_r50.py', '../_base_/datasets/sthv1.py', '../_base_/schedules/sgd_50e.py',
+          '../_base_/default_runtime.py']
 
-model = dict(
-    type='StaticTSM', num_classes=174, num_frames=8, input_size=224,
-    backbone=dict(backbone='resnet50', pretrained=None),
-    dropout=0.5)
+model = dict(num_classes=174)
