@@ -53,8 +53,8 @@ def main() -> None:
     times['data'] = time.time() - t
 
     data_opts = [f'{split}_dataloader.dataset.{key}={args.data}/{value}'
-                 for split, ann in (('train', 'train'), ('val', 'val'), ('test', 'test'))
-                 for key, value in (('ann_file', f'{ann}.json'), ('data_prefix', 'videos'),
+                 for split in ('train', 'val', 'test')
+                 for key, value in (('ann_file', f'{split}.json'), ('data_prefix', 'videos'),
                                     ('labels_file', 'labels.json'))]
     if args.epochs:
         data_opts += [f'train_cfg.max_epochs={args.epochs}', f'train_cfg.val_interval={args.epochs}',

@@ -78,6 +78,14 @@ def resize_clip(imgs: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return x.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
 
 
+def _crop_fits(name: str, size: tuple[int, int], imgs: np.ndarray) -> tuple[int, int]:
+    """Frame height and width, after checking a ``size`` (w, h) crop fits in them."""
+    h, w = imgs.shape[1:3]
+    if size[0] > w or size[1] > h:
+        raise ValueError(f'{name} {size} is larger than the frames ({w}, {h}); resize first')
+    return h, w
+
+
 def _crop(results: dict, imgs: np.ndarray, x: int, y: int, w: int, h: int) -> None:
     results['imgs'] = imgs[:, y:y + h, x:x + w]
     results['crop_bbox'] = np.array([x, y, x + w, y + h], dtype=np.int64)
@@ -165,11 +173,8 @@ class RandomCrop:
     def __call__(self, results: dict) -> dict:
         imgs = _imgs(results, 'RandomCrop')
         rng = _rng(results, 'RandomCrop')
-        h, w = imgs.shape[1:3]
+        h, w = _crop_fits('RandomCrop', self.size, imgs)
         cw, ch = self.size
-        if cw > w or ch > h:
-            raise ValueError(f'RandomCrop {self.size} is larger than the frames ({w}, {h}); '
-                             f'resize first')
         x, y = (int(v) for v in rng.integers(0, [w - cw + 1, h - ch + 1]))
         _crop(results, imgs, x, y, cw, ch)
         return results
@@ -191,11 +196,8 @@ class CenterCrop:
 
     def __call__(self, results: dict) -> dict:
         imgs = _imgs(results, 'CenterCrop')
-        h, w = imgs.shape[1:3]
+        h, w = _crop_fits('CenterCrop', self.size, imgs)
         cw, ch = self.size
-        if cw > w or ch > h:
-            raise ValueError(f'CenterCrop {self.size} is larger than the frames ({w}, {h}); '
-                             f'resize first')
         _crop(results, imgs, (w - cw) // 2, (h - ch) // 2, cw, ch)
         return results
 

@@ -23,8 +23,8 @@ class ConfigError(ValueError):
 def validate_config(cfg: Config, mode: str) -> None:
     """Check ``cfg`` for a ``mode`` (``'train'`` or ``'test'``) run; raise :class:`ConfigError`.
 
-    Checked: backbone names, glance size and focus patch against the input size, the
-    focus-step schedule, that every dataset path of the dataloaders the run uses exists,
+    Checked: backbone names, the recognizer's sizes and focus schedule (its own
+    ``check_sizes``), that every dataset path of the dataloaders the run uses exists,
     and that ``model.num_classes`` matches the classes in the labels / class-names file.
     """
     if mode not in ('train', 'test'):
@@ -70,34 +70,18 @@ def _check_model(model: dict) -> None:
         if isinstance(sub, dict) and 'backbone' in sub and sub['backbone'] not in known:
             raise ConfigError(f"model.{part}.backbone={sub['backbone']!r} is not a known backbone "
                               f"(known: {', '.join(known)})")
-    input_size = model.get('input_size')
-    glance, focus = model.get('glance') or {}, model.get('focus') or {}
-    if input_size is not None:
-        if glance.get('size') is not None and glance['size'] > input_size:
-            raise ConfigError(f"model.glance.size={glance['size']} is larger than "
-                              f'model.input_size={input_size}')
-        if focus.get('patch') is not None and focus['patch'] >= input_size:
-            raise ConfigError(f"model.focus.patch={focus['patch']} must be smaller than "
-                              f'model.input_size={input_size}')
-    if 'focus' in model:
-        _check_focus_steps(model)
+    if 'focus' in model and 'glance' in model:
+        from gfvideo.models.recognizer import check_sizes
 
-
-def _check_focus_steps(model: dict) -> None:
-    num_frames = model.get('num_frames')
-    # As the recognizer reads them: 0 or None means the default.
-    num_focus = model.get('num_focus_frames') or num_frames
-    per_step = model.get('frames_per_step') or num_focus
-    if num_focus is None:
-        return
-    if num_focus <= 0 or (num_frames is not None and num_focus > num_frames):
-        raise ConfigError(f'model.num_focus_frames={num_focus} must be in 1..model.num_frames={num_frames}')
-    if per_step <= 0 or per_step > num_focus:
-        raise ConfigError(f'model.frames_per_step={per_step} gives no focus step '
-                          f'(model.num_focus_frames={num_focus})')
-    if num_focus % per_step:
-        raise ConfigError(f'model.frames_per_step={per_step} does not divide '
-                          f'model.num_focus_frames={num_focus}')
+        num_frames = model.get('num_frames')
+        num_focus = model.get('num_focus_frames') or num_frames  # as the recognizer reads them
+        sizes = (num_frames, model.get('input_size'), model['glance'].get('size'), model['focus'].get('patch'),
+                 num_focus, model.get('frames_per_step') or num_focus)
+        if None not in sizes:  # a missing one fails when the model is built, naming the argument
+            try:
+                check_sizes(*sizes)
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
 
 
 def _check_num_classes(model: dict, key: str, dataset: dict) -> None:

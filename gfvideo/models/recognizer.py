@@ -134,7 +134,7 @@ class GlanceFocusRecognizer(BaseModel):
         self.num_focus_frames = num_focus_frames or num_frames
         self.frames_per_step = frames_per_step or self.num_focus_frames
         glance_size, patch = glance.pop('size'), focus.pop('patch')
-        _check_sizes(num_frames, input_size, glance_size, patch, self.num_focus_frames, self.frames_per_step)
+        check_sizes(num_frames, input_size, glance_size, patch, self.num_focus_frames, self.frames_per_step)
         self.num_steps = self.num_focus_frames // self.frames_per_step
 
         self.glance = Glance(_build_glance_backbone(glance, glance_size), glance_size)
@@ -301,16 +301,24 @@ def _clip_result(data_samples: dict | None, i: int, logits: torch.Tensor, exit_i
     return result
 
 
-def _check_sizes(num_frames: int, input_size: int, glance_size: int, patch: int,
-                 num_focus_frames: int, frames_per_step: int) -> None:
+def check_sizes(num_frames: int, input_size: int, glance_size: int, patch: int,
+                num_focus_frames: int, frames_per_step: int) -> None:
+    """Refuse sizes and focus schedules that can't work, naming the config key (ValueError).
+
+    Shared by the recognizer and config validation (``gfvideo.engine.validation``).
+    """
     if glance_size > input_size:
-        raise ValueError(f'glance.size={glance_size} is larger than input_size={input_size}')
+        raise ValueError(f'model.glance.size={glance_size} is larger than model.input_size={input_size}')
     if patch >= input_size:
-        raise ValueError(f'focus.patch={patch} must be smaller than input_size={input_size}')
+        raise ValueError(f'model.focus.patch={patch} must be smaller than model.input_size={input_size}')
     if not 0 < num_focus_frames <= num_frames:
-        raise ValueError(f'num_focus_frames={num_focus_frames} must be in 1..num_frames={num_frames}')
-    if frames_per_step <= 0 or num_focus_frames % frames_per_step:
-        raise ValueError(f'frames_per_step={frames_per_step} must divide num_focus_frames={num_focus_frames}')
+        raise ValueError(f'model.num_focus_frames={num_focus_frames} must be in 1..model.num_frames={num_frames}')
+    if not 0 < frames_per_step <= num_focus_frames:
+        raise ValueError(f'model.frames_per_step={frames_per_step} gives no focus step '
+                         f'(model.num_focus_frames={num_focus_frames})')
+    if num_focus_frames % frames_per_step:
+        raise ValueError(f'model.frames_per_step={frames_per_step} does not divide '
+                         f'model.num_focus_frames={num_focus_frames}')
 
 
 def _build_glance_backbone(cfg: dict, size: int) -> TSMBackbone:
