@@ -75,3 +75,22 @@ def test_full_size_config_runs_a_clip_from_its_list_format(dataset, tiny_demo, t
     with torch.no_grad():
         assert model(**data, mode='predict')[0]['pred_scores'].shape == (cfg.model.num_classes,)
     assert np.isfinite(model.exit_costs()).all()
+
+
+def test_two_clips_three_crops_test_config(tiny_demo, tmp_path):
+    """TSM's 2 clips x 3 crops protocol: 6 views per clip, one averaged prediction."""
+    from gfvideo.registry import DATASETS
+    cfg = Config.fromfile(ROOT / 'configs/tsm/tsm_r50_8f_sthv2_test_2clips3crops.py')
+    (tmp_path / 'list.txt').write_text((tiny_demo / 'test.txt').read_text().splitlines()[0] + '\n')
+    cfg.test_dataloader.dataset.update(ann_file=str(tmp_path / 'list.txt'), data_prefix=str(tiny_demo),
+                                       class_names_file=str(tiny_demo / 'classes.txt'))
+    cfg.model.backbone.update(backbone='resnet18', width=8)
+    with DefaultScope.overwrite_default_scope('gfvideo'):
+        sample = DATASETS.build(cfg.test_dataloader.dataset)[0]
+        model = MODELS.build(cfg.model).eval()
+    assert sample['num_views'] == 6 and sample['inputs'].shape == (48, 3, 224, 224)
+    data = model.data_preprocessor(dict(inputs=sample['inputs'][None],
+                                        data_samples=dict(labels=torch.tensor([sample['label']]))), False)
+    with torch.no_grad():
+        result = model(**data, mode='predict')[0]
+    assert result['views'] == 6 and result['gflops'] == pytest.approx(6 * model.gflops())

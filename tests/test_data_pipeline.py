@@ -13,7 +13,8 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from gfvideo.data import (AnnotationError, CenterCrop, DecodeError, EpochSampler, Flip,
+from gfvideo.data import (SOMETHING_FLIP_PAIRS, AnnotationError, CenterCrop, DecodeError, EpochSampler, Flip,
+                          ThreeCrop, flip_map_names, flip_pairs_to_map,
                           FormatShape, MultiScaleCrop, RandomCrop, Resize, VideoDataset,
                           VideoRecord, build_pipeline, clip_rng, collate_clips,
                           count_frame_folder, dense_indices, load_class_names, load_list_file,
@@ -396,6 +397,62 @@ def test_flip_and_label_map():
     r = Flip(1.0, flip_label_map={86: 87, 87: 86})(dict(c, imgs=c['imgs'].copy()))
     assert r['label'] == 87 and np.array_equal(r['imgs'], c['imgs'][:, :, ::-1])
     assert Flip(0.0, {86: 87})(clip())['label'] == 86
+
+
+# A label file in its own (file) order, with mmaction2-style flip indices for that order.
+FLIP_FILE_ORDER = ['Pushing something from right to left', 'Holding something',
+                   'Turning the camera right while filming something',
+                   'Pushing something from left to right',
+                   'Turning the camera left while filming something']
+FLIP_FILE_MAP = {0: 3, 3: 0, 2: 4, 4: 2}
+
+
+@pytest.mark.parametrize('order', ['file', 'alphabetical'])
+def test_flip_map_by_name_is_right_under_both_class_orders(tmp_path, media, order):
+    classes = FLIP_FILE_ORDER if order == 'file' else sorted(FLIP_FILE_ORDER)
+    (tmp_path / 'classes.txt').write_text('\n'.join(classes) + '\n')
+    ann = tmp_path / 'list.txt'
+    ann.write_text(''.join(f'{media["webm"]} {i}\n' for i in range(len(classes))))
+    by_name = flip_map_names(FLIP_FILE_MAP, FLIP_FILE_ORDER)
+    expect = {'Pushing something from right to left': 'Pushing something from left to right',
+              'Turning the camera left while filming something':
+                  'Turning the camera right while filming something',
+              'Holding something': 'Holding something'}
+    expect.update({v: k for k, v in expect.items()})
+    for flip_map in (by_name, flip_pairs_to_map(SOMETHING_FLIP_PAIRS[1:])):
+        pipe = [dict(type='Resize', scale=(-1, 32)), dict(type='CenterCrop', size=32),
+                dict(type='Flip', flip_ratio=1.0, flip_label_map=flip_map)]
+        ds = VideoDataset(str(ann), pipe, num_segments=2, class_names_file=str(tmp_path / 'classes.txt'))
+        for i, name in enumerate(classes):
+            assert classes[ds[(0, i)]['label']] == expect[name]
+    # the index map used as given is only right in the order it was written for
+    plain = VideoDataset(str(ann), [dict(type='Flip', flip_ratio=1.0, flip_label_map=FLIP_FILE_MAP)],
+                         num_segments=2, class_names_file=str(tmp_path / 'classes.txt'))
+    right = all(classes[plain[(0, i)]['label']] == expect[n] for i, n in enumerate(classes))
+    assert right == (order == 'file')
+    with pytest.raises(KeyError, match='Pulling something'):
+        VideoDataset(str(ann), [dict(type='Flip', flip_label_map=flip_pairs_to_map(SOMETHING_FLIP_PAIRS))],
+                     num_segments=2, class_names_file=str(tmp_path / 'classes.txt'))
+
+
+def test_three_crop_views_along_the_longer_side():
+    r = ThreeCrop(48)(clip(h=48, w=80))
+    assert r['imgs'].shape == (12, 48, 48, 3) and r['num_views'] == 3
+    assert r['crop_bboxes'][:, 0].tolist() == [0, 16, 32]
+    src = clip(h=48, w=80)['imgs']
+    assert np.array_equal(r['imgs'][4:8], src[:, :, 16:64]) and np.array_equal(r['imgs'][8:], src[:, :, 32:])
+    tall = ThreeCrop(40)(dict(imgs=src.transpose(0, 2, 1, 3).copy(), num_views=2))
+    assert tall['crop_bboxes'][:, 1].tolist() == [0, 20, 40] and tall['num_views'] == 6
+
+
+def test_twice_sample_and_three_crop_make_views(ann, media, tmp_path):
+    f = tmp_path / 'one.txt'
+    f.write_text(f'{media["webm"]} 0\n')
+    pipe = [dict(type='Resize', scale=(-1, 32)), dict(type='ThreeCrop', size=32)]
+    s = VideoDataset(str(f), pipe, num_segments=4, test_mode=True, twice_sample=True)[0]
+    assert s['num_views'] == 6 and s['inputs'].shape[:2] == (24, 3)
+    batch = collate_clips([s, s])
+    assert batch['data_samples']['num_views'] == 6
 
 
 def test_format_shape_and_pipeline_from_configs():

@@ -159,3 +159,23 @@ def test_random_patch_branch_trains_the_locator_map():
     losses['loss_locator'].backward()                  # the map's regression alone reaches the scorer
     assert model.locator.score.weight.grad.abs().sum() > 0
     assert model.focus.backbone.conv1.weight.grad is None    # and nothing else (targets are detached)
+
+
+def test_multi_view_predict_averages_views():
+    """Twice sampling / three crops: each view runs as its own clip; probabilities average."""
+    views = torch.cat([clips(2), clips(2).flip(-1), clips(2) * 0.5], dim=1)     # [2, 3 * 4, ...]
+    static = StaticTSM(num_classes=5, num_frames=4, input_size=64,
+                       backbone=dict(backbone='resnet18', width=8)).eval()
+    gf = calibrated(tiny(), clips(6))
+    for model in (static, gf):
+        merged = model(views, dict(labels=torch.tensor([1, 2])), mode='predict')
+        single = [model(views[:, 4 * v:4 * v + 4], None, mode='predict') for v in range(3)]
+        for i in range(2):
+            expect = torch.stack([single[v][i]['pred_scores'] for v in range(3)]).mean(0)
+            assert torch.allclose(merged[i]['pred_scores'], expect, atol=1e-6)
+            assert merged[i]['views'] == 3 and merged[i]['label'] == [1, 2][i]
+            assert merged[i]['gflops'] == pytest.approx(sum(single[v][i]['gflops'] for v in range(3)))
+    with pytest.raises(ValueError, match='mode="predict"'):
+        static(views, dict(labels=torch.tensor([1, 2])), mode='loss')
+    with pytest.raises(ValueError, match='multi-view'):
+        gf.run(views)

@@ -12,8 +12,9 @@ from .decoding import (DecodeError, count_frame_folder, probe_num_frames, read_c
 from .encoding import write_video
 from .epoch_sampler import EpochSampler
 from .sampling import clip_rng, dense_indices, segment_indices
-from .transforms import (CenterCrop, Compose, Flip, FormatShape, MultiScaleCrop, RandomCrop,
-                         Resize, build_pipeline, resize_clip)
+from .transforms import (SOMETHING_FLIP_PAIRS, CenterCrop, Compose, Flip, FormatShape,
+                         MultiScaleCrop, RandomCrop, Resize, ThreeCrop, build_pipeline,
+                         flip_map_names, flip_pairs_to_map, resize_clip)
 
 __all__ = [
     'AnnotationError', 'VideoRecord', 'find_missing', 'load_class_folders', 'load_class_names',
@@ -22,5 +23,5 @@ __all__ = [
     'probe_num_frames', 'read_clip', 'read_frame_folder', 'read_frames', 'write_video',
     'EpochSampler', 'clip_rng', 'dense_indices', 'segment_indices', 'CenterCrop', 'Compose',
     'Flip', 'FormatShape', 'MultiScaleCrop', 'RandomCrop', 'Resize', 'build_pipeline',
-    'resize_clip',
+    'resize_clip', 'ThreeCrop', 'SOMETHING_FLIP_PAIRS', 'flip_map_names', 'flip_pairs_to_map',
 ]

@@ -43,7 +43,7 @@ class VideoDataset(Dataset):
         num_segments: frames per clip (per clip of a twice-sampled test clip).
         sampling: ``'segments'`` (TSN) or ``'dense'``.
         test_mode: deterministic sampling (segment centres / centred window).
-        twice_sample: in test mode, add a second clip at the segment starts.
+        twice_sample: in test mode, add a second clip at the segment starts (a second view).
         seed: data seed for ``clip_rng``.
         ann_format: ``'list'`` or ``'sthv2'``.
         labels_file: the sthv2 labels JSON.
@@ -99,6 +99,9 @@ class VideoDataset(Dataset):
         elif top >= len(names):
             raise AnnotationError(f'{self.ann_file}: label {top} but only {len(names)} classes')
         self.metainfo = dict(classes=list(names))
+        for t in getattr(self.pipeline, 'transforms', ()):
+            if hasattr(t, 'bind_classes'):
+                t.bind_classes(self.metainfo['classes'])
         self.skipped: dict[str, str] = {}
         self._warned: set[str] = set()
         self._warned_epochless = False
@@ -146,14 +149,14 @@ class VideoDataset(Dataset):
             imgs, inds, num = read_clip(record.path, lambda n: self._choose(n, rng), self.backend)
         results = dict(imgs=imgs, label=record.label, clip_id=record.clip_id, frame_inds=inds,
                        num_frames=num, filename=record.path, rng=rng, epoch=epoch, index=index,
-                       test_mode=self.test_mode)
+                       test_mode=self.test_mode, num_views=2 if self.twice_sample else 1)
         results = self.pipeline(results)
         if results is None:
             raise RuntimeError(f'the pipeline dropped clip {record.path}')
         if 'inputs' not in results:
             results = self._format(results)
         return dict(inputs=results['inputs'], label=int(results['label']),
-                    clip_id=record.clip_id, index=index,
+                    clip_id=record.clip_id, index=index, num_views=int(results['num_views']),
                     frame_inds=np.asarray(inds, dtype=np.int64))
 
     def _note_bad(self, path: str, exc: DecodeError) -> None:
@@ -164,7 +167,9 @@ class VideoDataset(Dataset):
 
     def __getitem__(self, key: int | tuple[int, int]) -> dict:
         """Load clip ``key`` (or its replacement): ``dict(inputs, label, clip_id, index,
-        frame_inds, replaced)``; ``index`` is the clip actually loaded."""
+        num_views, frame_inds, replaced)``; ``index`` is the clip actually loaded. ``inputs``
+        holds ``num_views`` views of ``num_segments`` frames, view-major (twice sampling
+        and ``ThreeCrop`` make views)."""
         epoch, index = self._key(key)
         n = len(self.records)
         replaced: list[str] = []
@@ -198,7 +203,7 @@ def _stack(tensors: list[torch.Tensor]) -> torch.Tensor:
 @FUNCTIONS.register_module(name='collate_clips')
 def collate_clips(batch: list[dict]) -> dict:
     """Batch samples of ``VideoDataset``: ``dict(inputs=uint8 [B, N, 3, H, W],
-    data_samples=dict(labels, clip_ids, indices, frame_inds, replaced))``."""
+    data_samples=dict(labels, clip_ids, indices, frame_inds, replaced, num_views))``."""
     if not batch:
         raise ValueError('cannot collate an empty batch')
     shapes = {tuple(b['inputs'].shape) for b in batch}
@@ -213,5 +218,6 @@ def collate_clips(batch: list[dict]) -> dict:
             frame_inds=torch.from_numpy(np.stack([np.asarray(b['frame_inds'], dtype=np.int64)
                                                   for b in batch])),
             replaced=[p for b in batch for p in b.get('replaced', ())],
+            num_views=int(batch[0].get('num_views', 1)),
         ),
     )

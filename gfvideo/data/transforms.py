@@ -18,8 +18,9 @@ try:
 except ImportError:  # pragma: no cover - opencv is a soft dependency
     cv2 = None
 
-__all__ = ['Compose', 'build_pipeline', 'Resize', 'RandomCrop', 'CenterCrop',
-           'MultiScaleCrop', 'Flip', 'FormatShape', 'resize_clip']
+__all__ = ['Compose', 'build_pipeline', 'Resize', 'RandomCrop', 'CenterCrop', 'ThreeCrop',
+           'MultiScaleCrop', 'Flip', 'FormatShape', 'resize_clip', 'SOMETHING_FLIP_PAIRS',
+           'flip_pairs_to_map', 'flip_map_names']
 
 # cv2.resize accepts at most 512 channels: 170 RGB frames per call.
 _CV2_MAX_FRAMES = 170
@@ -205,6 +206,39 @@ class CenterCrop:
         return f'{type(self).__name__}(size={self.size})'
 
 
+@TRANSFORMS.register_module()
+class ThreeCrop:
+    """Three ``size`` x ``size`` views along the longer side (start, centre, end), for testing.
+
+    The views are stacked view-major along the frame axis: ``[3 * N, size, size, 3]``, and
+    ``num_views`` is multiplied by 3; the recognizers average the views' probabilities.
+    Use it after a short-side ``Resize`` to ``size`` (as TSM's and mmaction2's 3-crop test).
+
+    Required keys: imgs; num_views (optional, default 1).
+    Added/modified keys: imgs, crop_bboxes (``[3, 4]``), img_shape, num_views.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = _pair(size, 'size')[0]
+
+    def __call__(self, results: dict) -> dict:
+        imgs = _imgs(results, 'ThreeCrop')
+        s = self.size
+        h, w = _crop_fits('ThreeCrop', (s, s), imgs)
+        if w >= h:
+            origins = [(x, (h - s) // 2) for x in (0, (w - s) // 2, w - s)]
+        else:
+            origins = [((w - s) // 2, y) for y in (0, (h - s) // 2, h - s)]
+        results['imgs'] = np.concatenate([imgs[:, y:y + s, x:x + s] for x, y in origins])
+        results['crop_bboxes'] = np.array([[x, y, x + s, y + s] for x, y in origins], dtype=np.int64)
+        results['img_shape'] = (s, s)
+        results['num_views'] = int(results.get('num_views', 1)) * 3
+        return results
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}(size={self.size})'
+
+
 # Fixed crop positions as (x, y) fractions of the free room, TSM style: 4 corners and
 # the centre, or additionally the edge midpoints and the quarter points.
 _FIXED_5 = [(0, 0), (4, 0), (0, 4), (4, 4), (2, 2)]
@@ -272,28 +306,77 @@ class MultiScaleCrop:
                 f'num_fixed_crops={self.num_fixed_crops})')
 
 
+# Something-Something's classes whose meaning swaps under a horizontal flip, by name (the
+# pairs behind mmaction2's index maps for V1 and V2). Names, not indices: V1's index
+# depends on the class order chosen (file order or alphabetical).
+SOMETHING_FLIP_PAIRS = (
+    ('Pulling something from left to right', 'Pulling something from right to left'),
+    ('Pushing something from left to right', 'Pushing something from right to left'),
+    ('Turning the camera left while filming something', 'Turning the camera right while filming something'),
+)
+
+
+def flip_pairs_to_map(pairs: Sequence[Sequence[str]]) -> dict[str, str]:
+    """A symmetric name map (``a -> b`` and ``b -> a``) from ``(a, b)`` pairs."""
+    out: dict[str, str] = {}
+    for a, b in pairs:
+        out[a], out[b] = b, a
+    return out
+
+
+def flip_map_names(index_map: dict[int, int], classes: Sequence[str]) -> dict[str, str]:
+    """Turn an index flip map made for ``classes`` (e.g. mmaction2's, in the label file's
+    order) into a name map, which ``Flip`` re-binds to whatever class order a dataset uses."""
+    return {classes[int(a)]: classes[int(b)] for a, b in index_map.items()}
+
+
 @TRANSFORMS.register_module()
 class Flip:
     """Horizontal flip of the whole clip with probability ``flip_ratio``.
 
     ``flip_label_map`` swaps labels whose meaning flips with the image (left/right
-    classes of Something-Something). Randomness: ``results['rng']``.
+    classes of Something-Something). Keyed by class name, it stays right under any class
+    order: the dataset binds the names to its class list (``bind_classes``);
+    ``'something'`` means ``SOMETHING_FLIP_PAIRS``. Keyed by int, it is used as given.
+    Randomness: ``results['rng']``.
 
     Required keys: imgs, rng; label when ``flip_label_map`` is set.
     Added/modified keys: imgs, flip (bool), label.
     """
 
     def __init__(self, flip_ratio: float = 0.5,
-                 flip_label_map: dict[int, int] | None = None) -> None:
+                 flip_label_map: dict[int, int] | dict[str, str] | str | None = None) -> None:
         if not 0 <= flip_ratio <= 1:
             raise ValueError(f'flip_ratio must be in [0, 1], got {flip_ratio}')
+        if isinstance(flip_label_map, str):
+            if flip_label_map != 'something':
+                raise ValueError(f"flip_label_map must be a dict or 'something', got {flip_label_map!r}")
+            flip_label_map = flip_pairs_to_map(SOMETHING_FLIP_PAIRS)
         self.flip_ratio = float(flip_ratio)
-        # Config files written as JSON turn int keys into strings.
-        self.flip_label_map = ({int(k): int(v) for k, v in flip_label_map.items()}
-                               if flip_label_map else None)
+        self.flip_label_names: dict[str, str] | None = None
+        self.flip_label_map: dict[int, int] | None = None
+        if flip_label_map:
+            keys = list(flip_label_map)
+            if all(isinstance(k, str) and not k.isdigit() for k in keys):
+                self.flip_label_names = {str(k): str(v) for k, v in flip_label_map.items()}
+            else:  # config files written as JSON turn int keys into strings
+                self.flip_label_map = {int(k): int(v) for k, v in flip_label_map.items()}
+
+    def bind_classes(self, classes: Sequence[str]) -> None:
+        """Resolve a name-keyed ``flip_label_map`` to indices of ``classes``."""
+        if self.flip_label_names is None:
+            return
+        where = {n: i for i, n in enumerate(classes)}
+        missing = sorted({n for pair in self.flip_label_names.items() for n in pair} - set(where))
+        if missing:
+            raise KeyError(f'Flip: flip_label_map names classes missing from the class list: {missing}')
+        self.flip_label_map = {where[a]: where[b] for a, b in self.flip_label_names.items()}
 
     def __call__(self, results: dict) -> dict:
         imgs = _imgs(results, 'Flip')
+        if self.flip_label_names is not None and self.flip_label_map is None:
+            raise RuntimeError('Flip: a name-keyed flip_label_map needs bind_classes(class names) '
+                               '(VideoDataset does this)')
         flip = bool(_rng(results, 'Flip').random() < self.flip_ratio)
         results['flip'] = flip
         if flip:
@@ -304,8 +387,8 @@ class Flip:
         return results
 
     def __repr__(self) -> str:
-        return (f'{type(self).__name__}(flip_ratio={self.flip_ratio}, '
-                f'flip_label_map={self.flip_label_map})')
+        shown = self.flip_label_names if self.flip_label_names is not None else self.flip_label_map
+        return f'{type(self).__name__}(flip_ratio={self.flip_ratio}, flip_label_map={shown})'
 
 
 @TRANSFORMS.register_module()

@@ -32,6 +32,7 @@ from .aggregator import build_aggregator
 from .backbones import TSMBackbone, build_backbone
 from .crop import crop, patch_boxes
 from .policy import Action, Locator, LearnedLocator, build_locator
+from .results import clip_result, merge_views, split_views
 from .tsm import select_cache_rows
 
 
@@ -166,6 +167,9 @@ class GlanceFocusRecognizer(BaseModel):
     def run(self, frames: torch.Tensor, thresholds: list[float] | None = None) -> RunOutput:
         """Glance, then focus step by step; rows leave at the first exit whose threshold they reach."""
         b, n = frames.shape[:2]
+        if n != self.num_frames:
+            raise ValueError(f'run() takes clips of model.num_frames={self.num_frames} frames, got {n} '
+                             f'(multi-view clips go through predict)')
         out = RunOutput()
         rows = torch.arange(b, device=frames.device)
         exit_index = torch.full((b,), self.num_steps, dtype=torch.long, device=frames.device)
@@ -255,7 +259,10 @@ class GlanceFocusRecognizer(BaseModel):
 
     @torch.no_grad()
     def predict(self, inputs: torch.Tensor, data_samples: dict | None = None) -> list[dict]:
-        """Per-clip results: scores, exit taken, confidences, frames and boxes looked at, GFLOPs."""
+        """Per-clip results: scores, exit taken, confidences, frames and boxes looked at, GFLOPs.
+
+        Multi-view clips run view by view, with early exit per view (see ``results``)."""
+        inputs, views = split_views(inputs, self.num_frames)
         out = self.run(inputs, self.exit_thresholds)
         costs = self.exit_costs()
         b = inputs.shape[0]
@@ -269,9 +276,9 @@ class GlanceFocusRecognizer(BaseModel):
             boxes = patch_boxes(action.centers, frame_hw, self.focus.patch)
             for r, f, bx in zip(rows.tolist(), action.frames.tolist(), boxes.tolist()):
                 looks[r].append(dict(frames=f, boxes=bx))
-        return [_clip_result(data_samples, i, out.final_logits[i], int(out.exit_index[i]),
-                             costs[int(out.exit_index[i])], confidences=confidences[i], looks=looks[i])
-                for i in range(b)]
+        return merge_views([clip_result(data_samples, i // views, out.final_logits[i], int(out.exit_index[i]),
+                                        costs[int(out.exit_index[i])], confidences=confidences[i], looks=looks[i])
+                            for i in range(b)], views)
 
     def component_costs(self) -> dict[str, float]:
         """GFLOPs of each component for one clip, counted once per model (see gfvideo.compute.flops)."""
@@ -289,16 +296,6 @@ class GlanceFocusRecognizer(BaseModel):
         per_step = c['locator'] + c['focus'] + c['aggregator_step']
         base = c['glance'] + c['aggregator_init']
         return [base + e * per_step for e in range(self.num_exits)]
-
-
-def _clip_result(data_samples: dict | None, i: int, logits: torch.Tensor, exit_index: int,
-                 gflops: float, **extra) -> dict:
-    result = dict(pred_scores=logits.float().softmax(-1).cpu(), exit=exit_index, gflops=gflops, **extra)
-    if data_samples is not None:
-        result['label'] = int(data_samples['labels'][i])
-        if 'clip_ids' in data_samples:
-            result['clip_id'] = data_samples['clip_ids'][i]
-    return result
 
 
 def check_sizes(num_frames: int, input_size: int, glance_size: int, patch: int,

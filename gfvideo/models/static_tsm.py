@@ -12,6 +12,7 @@ from torch import nn
 
 from ..registry import MODELS
 from .backbones import build_backbone
+from .results import clip_result, merge_views, split_views
 
 
 @MODELS.register_module()
@@ -31,6 +32,9 @@ class StaticTSM(BaseModel):
         self._gflops: float | None = None
 
     def forward(self, inputs: torch.Tensor, data_samples: dict | None = None, mode: str = 'tensor'):
+        inputs, views = split_views(inputs, self.num_frames)
+        if views > 1 and mode != 'predict':
+            raise ValueError(f'{views}-view clips are for testing (mode="predict"), not mode={mode!r}')
         b, n = inputs.shape[:2]
         _, pooled = self.backbone(inputs.flatten(0, 1), num_segments=n)
         logits = self.fc(self.dropout(pooled)).view(b, n, -1).mean(1)
@@ -39,10 +43,9 @@ class StaticTSM(BaseModel):
             return dict(loss_cls=F.cross_entropy(logits, labels),
                         top1=(logits.argmax(-1) == labels).float().mean().detach())
         if mode == 'predict':
-            from .recognizer import _clip_result
             gflops = self.gflops()
-            return [_clip_result(data_samples, i, logits[i], 0, gflops, confidences=[
-                float(logits[i].float().softmax(-1).max())], looks=[]) for i in range(b)]
+            return merge_views([clip_result(data_samples, i // views, logits[i], 0, gflops, confidences=[
+                float(logits[i].float().softmax(-1).max())], looks=[]) for i in range(b)], views)
         return logits
 
     def gflops(self) -> float:

@@ -8,6 +8,9 @@ num_frames = 8
 input_size = 224
 
 # TSM's recipe; no horizontal flip on Something-Something (left/right labels, as TSM-official).
+# mmaction2 flips and swaps the left/right classes: add, after the crop,
+#   dict(type='Flip', flip_ratio=0.5, flip_label_map='something')
+# (the pairs by class name, so right under either class order).
 train_pipeline = [
     dict(type='Resize', scale=(-1, 256)),
     dict(type='MultiScaleCrop', input_size=input_size, scales=(1, 0.875, 0.75, 0.66)),
@@ -16,6 +19,12 @@ train_pipeline = [
 test_pipeline = [
     dict(type='Resize', scale=(-1, 256)),
     dict(type='CenterCrop', size=input_size),
+    dict(type='FormatShape'),
+]
+# Multi-view testing (TSM's 2 clips x 3 crops): views' probabilities are averaged.
+multi_view_test_pipeline = [
+    dict(type='Resize', scale=(-1, input_size)),
+    dict(type='ThreeCrop', size=input_size),
     dict(type='FormatShape'),
 ]
 _dataset = dict(type='VideoDataset', ann_format='list', data_prefix=videos, num_segments=num_frames,
