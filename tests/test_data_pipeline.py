@@ -326,14 +326,30 @@ def clip(h=48, w=80, n=4, seed=0) -> dict:
 
 
 def test_resize_short_side_and_exact():
-    r = Resize(scale=(-1, 24))(clip())
+    r = Resize(scale=(-1, 24), lazy=False)(clip())
     assert r['imgs'].shape == (4, 24, 40, 3) and r['img_shape'] == (24, 40)
-    r = Resize(scale=(-1, 24))(clip(h=80, w=48))
+    r = Resize(scale=(-1, 24), lazy=False)(clip(h=80, w=48))
     assert r['imgs'].shape == (4, 40, 24, 3)
-    r = Resize(scale=(30, 20))(clip())
+    r = Resize(scale=(30, 20), lazy=False)(clip())
     assert r['imgs'].shape == (4, 20, 30, 3)
     flat = dict(imgs=np.full((2, 10, 20, 3), 77, np.uint8))
-    assert np.all(Resize(scale=(-1, 25))(flat)['imgs'] == 77)
+    assert np.all(Resize(scale=(-1, 25), lazy=False)(flat)['imgs'] == 77)
+
+
+def test_lazy_resize_crops_from_the_original_frames():
+    """Resize-then-crop in one interpolation: the same geometry as two, within rounding."""
+    y, x = np.mgrid[:96, :160]
+    smooth = np.stack([x + y, 2 * x, 255 - y], -1).clip(0, 255).astype(np.uint8)[None].repeat(4, 0)
+    for crop in (CenterCrop(40), MultiScaleCrop(32, scales=(1, 0.75)), ThreeCrop(48), Flip(1.0)):
+        for seed in range(3):
+            results = [crop(Resize((-1, 48), lazy=lazy)(dict(imgs=smooth, label=0, rng=clip_rng(seed, 0, 0))))
+                       for lazy in (True, False)]
+            lazy, eager = (FormatShape()(r)['inputs'].int() for r in results)
+            assert lazy.shape == eager.shape and 'lazy_size' not in results[0]
+            assert (lazy - eager).abs().float().mean() < 2.5
+            assert np.array_equal(results[0].get('crop_bbox'), results[1].get('crop_bbox'))
+    r = Resize((-1, 48))(Resize((-1, 24))(dict(imgs=smooth)))
+    assert r['lazy_size'] == (80, 48) and FormatShape()(r)['inputs'].shape == (4, 3, 48, 80)
 
 
 def test_resize_without_opencv_matches(monkeypatch):

@@ -20,18 +20,21 @@ and the differentiable crop when the locator learns end to end.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from mmengine.model import BaseModel
+from mmengine.optim import OptimWrapperDict
 from torch import nn
 
 from ..registry import MODELS
 from .aggregator import build_aggregator
 from .backbones import TSMBackbone, build_backbone
 from .crop import crop, patch_boxes
-from .policy import Action, Locator, LearnedLocator, build_locator
+from .policy import Action, Locator, LearnedLocator, PPOPolicy, RandomLocator, build_locator
+from .ppo import PPOConfig, discounted_returns, normalised_advantages, ppo_loss, step_rewards
 from .results import clip_result, merge_views, split_views
 from .tsm import select_cache_rows
 
@@ -91,6 +94,8 @@ class RunOutput:
     step_rows: list[torch.Tensor] = field(default_factory=list)
     glance_maps: torch.Tensor | None = None     # [B, N, C, h, w], for the training losses
     init_state: torch.Tensor | None = None      # aggregator state after the glance
+    step_states: list[torch.Tensor] = field(default_factory=list)   # the policy's inputs at each step:
+    step_focused: list[torch.Tensor] = field(default_factory=list)  # state and focused-frame mask
     actions: list[Action] = field(default_factory=list)
     focus_features: list[torch.Tensor] = field(default_factory=list)
     exit_index: torch.Tensor | None = None
@@ -120,14 +125,20 @@ class GlanceFocusRecognizer(BaseModel):
             focus pass per training step) instead of the locator's.
         exit_thresholds: per-exit confidence thresholds for inference (None: no early exit).
         seed: seed of the model's own generator (random patches), saved in checkpoints.
+        frozen: parts that don't train, among ``'glance'``, ``'focus'``, ``'aggregator'``,
+            ``'policy'`` (the locator) and ``'focus_head'``: no gradients, and eval mode
+            (batch-norm statistics stay put) whatever mmengine's ``model.train()`` asks.
+        ppo: :class:`gfvideo.models.ppo.PPOConfig` fields. With a ``'ppo'`` locator that is
+            not frozen, :meth:`train_step` is a PPO update of the policy alone (GFNet's stage
+            2: everything else must be frozen).
     """
 
     def __init__(self, num_classes: int, num_frames: int, input_size: int, glance: dict, focus: dict,
                  locator: dict | None = None, num_focus_frames: int | None = None,
                  frames_per_step: int | None = None, aggregator: dict | None = None,
                  loss_weights: dict | None = None, random_patch_loss: bool = False,
-                 exit_thresholds: list[float] | None = None,
-                 seed: int = 0, data_preprocessor: dict | None = None, init_cfg: dict | None = None) -> None:
+                 exit_thresholds: list[float] | None = None, frozen: Sequence[str] = (),
+                 ppo: dict | None = None, seed: int = 0, data_preprocessor: dict | None = None, init_cfg: dict | None = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor or dict(type='gfvideo.VideoDataPreprocessor'),
                          init_cfg=init_cfg)
         glance, focus = dict(glance), dict(focus)
@@ -152,6 +163,38 @@ class GlanceFocusRecognizer(BaseModel):
         self.random_patch_loss = random_patch_loss
         self.exit_thresholds = exit_thresholds
         self._costs: dict[str, float] | None = None
+        self.frozen = tuple(frozen)
+        parts = self._parts()
+        unknown = sorted(set(self.frozen) - set(parts))
+        if unknown:
+            raise ValueError(f'model.frozen={list(self.frozen)}: unknown parts {unknown}; choose from {sorted(parts)}')
+        for name in self.frozen:
+            parts[name].requires_grad_(False)
+        self.ppo = PPOConfig(**(ppo or {}))
+        if self.trains_by_ppo:
+            trainable = sorted(n for n in ('glance', 'focus', 'aggregator') if n not in self.frozen)
+            if trainable:
+                raise ValueError(f'a PPO policy trains alone (GFNet stage 2): add {trainable} to model.frozen, '
+                                 f'or freeze the policy (model.frozen=[\'policy\']) to train the rest with it fixed')
+
+    def _parts(self) -> dict[str, nn.Module]:
+        return dict(glance=self.glance, focus=self.focus, aggregator=self.aggregator,
+                    policy=self.locator, focus_head=self.focus_head)
+
+    @property
+    def policy(self) -> Locator:
+        """The locator itself, also when a DDP wrapper holds it (MMSeparateDistributedDataParallel)."""
+        return getattr(self.locator, 'module', self.locator)
+
+    @property
+    def trains_by_ppo(self) -> bool:
+        return isinstance(self.policy, PPOPolicy) and 'policy' not in self.frozen
+
+    def train(self, mode: bool = True) -> 'GlanceFocusRecognizer':
+        super().train(mode)
+        for name in self.frozen:
+            self._parts()[name].eval()
+        return self
 
     @property
     def num_exits(self) -> int:
@@ -164,8 +207,11 @@ class GlanceFocusRecognizer(BaseModel):
     def set_extra_state(self, state: torch.Tensor) -> None:
         self.generator.set_state(state)
 
-    def run(self, frames: torch.Tensor, thresholds: list[float] | None = None) -> RunOutput:
-        """Glance, then focus step by step; rows leave at the first exit whose threshold they reach."""
+    def run(self, frames: torch.Tensor, thresholds: list[float] | None = None,
+            locator: Locator | None = None) -> RunOutput:
+        """Glance, then focus step by step; rows leave at the first exit whose threshold they reach.
+
+        ``locator`` replaces the model's own for this run (e.g. random patches as a baseline)."""
         b, n = frames.shape[:2]
         if n != self.num_frames:
             raise ValueError(f'run() takes clips of model.num_frames={self.num_frames} frames, got {n} '
@@ -179,7 +225,8 @@ class GlanceFocusRecognizer(BaseModel):
         out.glance_maps, out.init_state = maps, state
         focused = torch.zeros(b, n, dtype=torch.bool, device=frames.device)
         cache: dict[int, torch.Tensor] = {}
-        differentiable = self.training and isinstance(self.locator, LearnedLocator)
+        locator = locator or self.locator
+        differentiable = self.training and self.policy.end_to_end and locator is self.locator
         for step in range(self.num_exits):
             out.rows.append(rows)
             out.logits.append(logits)
@@ -199,8 +246,12 @@ class GlanceFocusRecognizer(BaseModel):
                     state, focused = state[keep], focused[keep]
                     cache = select_cache_rows(cache, keep)
             out.step_rows.append(rows)
-            action = self.locator(maps, state, focused, self.frames_per_step)
+            out.step_states.append(state)
+            out.step_focused.append(focused)
+            action = locator(maps, state, focused, self.frames_per_step)
             features = self.focus(frames, action.frames, action.centers, cache, differentiable)
+            if action.frame_weights is not None:  # straight-through frame choice (end to end)
+                features = features * action.frame_weights[..., None].to(features.dtype)
             glance_sel = pooled.gather(1, action.frames[:, :, None].expand(-1, -1, pooled.shape[-1]))
             state, logits = self.aggregator.step(state, glance_sel, features)
             focused = focused.scatter(1, action.frames, True)
@@ -246,16 +297,61 @@ class GlanceFocusRecognizer(BaseModel):
         centers = torch.rand((b, k, 2), generator=self.generator).to(frames)
         features = self.focus(frames, ids, centers)                                # [B, K, C]
         losses = {'loss_focus': self.loss_weights['focus'] * F.cross_entropy(self.focus_head(features.mean(1)), labels)}
-        if isinstance(self.locator, LearnedLocator) and self.loss_weights['locator'] > 0:
+        if isinstance(self.policy, LearnedLocator) and self.loss_weights['locator'] > 0:
             with torch.no_grad():  # how well each single patch told the class: its glance cell's target
                 ce = F.cross_entropy(self.focus_head(features).flatten(0, 1), labels.repeat_interleave(k),
                                      reduction='none').view(b, k)
             maps = out.glance_maps
-            scores = self.locator.cell_scores(maps, out.init_state.detach(), ids)  # [B, K, h*w]
-            cells = self.locator.cells_of(centers, maps.shape[-2:])
+            scores = self.policy.cell_scores(maps, out.init_state.detach(), ids)   # [B, K, h*w]
+            cells = self.policy.cells_of(centers, maps.shape[-2:])
             picked = scores.gather(-1, cells[..., None]).squeeze(-1)
             losses['loss_locator'] = self.loss_weights['locator'] * F.mse_loss(picked, -ce)
         return losses
+
+    def train_step(self, data: dict, optim_wrapper) -> dict[str, torch.Tensor]:
+        """mmengine's training step: supervised (one optimizer), or a PPO update of the policy.
+
+        For PPO, ``optim_wrapper`` is an ``OptimWrapperDict`` with a ``'policy'`` entry (see
+        ``gfvideo.engine.optim.GlanceFocusOptimWrapperConstructor``) or a plain wrapper.
+        """
+        if not self.trains_by_ppo:
+            return super().train_step(data, optim_wrapper)
+        wrapper = optim_wrapper['policy'] if isinstance(optim_wrapper, OptimWrapperDict) else optim_wrapper
+        data = self.data_preprocessor(data, True)
+        return self.ppo_update(data['inputs'], data['data_samples']['labels'], wrapper)
+
+    def ppo_update(self, inputs: torch.Tensor, labels: torch.Tensor, wrapper) -> dict[str, torch.Tensor]:
+        """Sample episodes with the current policy, then ``ppo.epochs`` PPO updates (see ``ppo``)."""
+        cfg = self.ppo
+        with torch.no_grad(), wrapper.optim_context(self):
+            out = self.run(inputs)
+            probs = torch.stack([l.float().softmax(-1).gather(1, labels[:, None]).squeeze(1) for l in out.logits], 1)
+            baseline = None
+            if cfg.random_baseline:
+                rand = self.run(inputs, locator=RandomLocator(frames=self.policy.frames if
+                                                              self.policy.frames != 'learned' else 'random',
+                                                              generator=self.generator))
+                baseline = torch.stack([l.float().softmax(-1).gather(1, labels[:, None]).squeeze(1)
+                                        for l in rand.logits], 1)
+            rewards = step_rewards(probs, baseline)                                 # [B, T]
+            returns = discounted_returns(rewards, cfg.gamma)
+            old_log_prob = torch.stack([a.log_prob for a in out.actions], 1).float()
+            advantages = normalised_advantages(returns, torch.stack([a.value for a in out.actions], 1).float())
+        # every step's policy inputs in one batch: one forward (and one DDP reduction) per epoch
+        t = len(out.actions)
+        maps = out.glance_maps.repeat(t, *([1] * (out.glance_maps.dim() - 1)))
+        states, focused = torch.cat(out.step_states), torch.cat(out.step_focused)
+        taken = Action(frames=torch.cat([a.frames for a in out.actions]),
+                       centers=torch.cat([a.centers for a in out.actions]))
+        flat = lambda x: x.t().reshape(-1)  # [B, T] -> step-major [T * B]
+        for _ in range(cfg.epochs):
+            with wrapper.optim_context(self):
+                new = self.locator(maps, states, focused, self.frames_per_step, action=taken)
+                loss, stats = ppo_loss(new.log_prob.float(), flat(old_log_prob), flat(advantages),
+                                       new.value.float(), flat(returns), new.entropy.float(), self.ppo)
+            wrapper.update_params(loss)
+        return dict(loss=loss.detach(), reward=rewards.sum(1).mean(), **stats,
+                    top1_last=(out.logits[-1].argmax(-1) == labels).float().mean())
 
     @torch.no_grad()
     def predict(self, inputs: torch.Tensor, data_samples: dict | None = None) -> list[dict]:
