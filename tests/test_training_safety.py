@@ -133,3 +133,63 @@ def test_kill_while_saving_leaves_the_previous_checkpoint_loadable(victim, at, t
     assert torch.load(work / 'epoch_2.pth', map_location='cpu', weights_only=True)['meta']['epoch'] == 2
     assert (work / 'last_checkpoint').read_text() == str(work / 'epoch_2.pth')
     assert not (work / 'epoch_1.pth').exists()  # max_keep_ckpts=1, after the new one is in place
+
+
+KILL_AFTER_POINTER = '''
+import os, runpy, signal, sys
+real_replace = os.replace
+count = 0
+
+def replace_then_maybe_die(src, dst):
+    """SIGKILL right after the KILL_AT-th checkpoint is complete (its last_checkpoint pointer in place)."""
+    global count
+    real_replace(src, dst)
+    if os.path.basename(dst) == 'last_checkpoint':
+        count += 1
+        if count == int(os.environ['KILL_AT']):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+os.replace = replace_then_maybe_die
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name='__main__')
+'''
+
+PPO_TINY = ['model.glance.size=32', 'model.glance.width=8', 'model.focus.patch=24', 'model.focus.width=8',
+            'model.aggregator.hidden=16']
+
+
+def _final_weights(work) -> dict:
+    return torch.load((work / 'last_checkpoint').read_text().strip(), map_location='cpu',
+                      weights_only=True)['state_dict']
+
+
+@pytest.mark.parametrize('mode, workers', [('static', 0), ('static', 2), ('ppo', 0)])
+def test_sigkill_mid_epoch_then_resume_auto_is_bit_identical(mode, workers, tiny_demo, tmp_path):
+    """Iteration checkpoints every 2 of 3 batches per epoch; SIGKILL after the one at iteration 4
+    (epoch 2, batch 1); --resume auto skips the consumed samples without loading them and ends
+    with exactly the weights of an uninterrupted run."""
+    opts = [*tiny_options(tiny_demo, epochs=2, workers=workers),
+            'default_hooks.checkpoint.by_epoch=False', 'default_hooks.checkpoint.interval=2']
+    if mode == 'static':
+        config, extra = STATIC, TINY_STATIC
+    else:  # the PPO stage, from a stage-1 checkpoint
+        stage1 = tmp_path / 'stage1'
+        run_tool('tools/train.py', 'configs/demo/gf_ppo_stage1.py', '--work-dir', str(stage1), '--cfg-options',
+                 *tiny_options(tiny_demo), *PPO_TINY)
+        config, extra = 'configs/demo/gf_ppo_stage2.py', [*PPO_TINY, 'model.locator.hidden=8', f'load_from={stage1}']
+    straight, killed = tmp_path / 'straight', tmp_path / 'killed'
+    run_tool('tools/train.py', config, '--work-dir', str(straight), '--cfg-options', *opts, *extra)
+    killer = tmp_path / 'killer.py'
+    killer.write_text(KILL_AFTER_POINTER)
+    proc = subprocess.run([sys.executable, str(killer), 'tools/train.py', config, '--work-dir', str(killed),
+                           '--cfg-options', *opts, *extra], cwd=ROOT, capture_output=True, text=True,
+                          timeout=240, env=dict(os.environ, KILL_AT='2'))
+    assert proc.returncode == -9, proc.stderr[-3000:]
+    assert (killed / 'last_checkpoint').read_text().strip().endswith('iter_4.pth')
+    resumed = run_tool('tools/train.py', config, '--work-dir', str(killed), '--resume', 'auto',
+                       '--cfg-options', *opts, *extra)
+    assert 'resuming epoch 2 at batch 2/3: 4 samples skipped without loading them' in resumed.stdout + resumed.stderr
+    a, b = _final_weights(straight), _final_weights(killed)
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key

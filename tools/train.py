@@ -29,10 +29,10 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     tune_malloc()
-    cfg = build_config(args.config, work_dir=args.work_dir, resume=args.resume, amp=args.amp,
-                       cfg_options=args.cfg_options, launcher=args.launcher, seed=args.seed,
-                       load_from=args.load_from)
     try:
+        cfg = build_config(args.config, work_dir=args.work_dir, resume=args.resume, amp=args.amp,
+                           cfg_options=args.cfg_options, launcher=args.launcher, seed=args.seed,
+                           load_from=args.load_from)
         validate_config(cfg, 'train')
     except ConfigError as exc:
         print(f'error: {exc}', file=sys.stderr)

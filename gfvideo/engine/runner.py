@@ -8,6 +8,8 @@ from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
+from .validation import ConfigError
+
 __all__ = ['Config', 'DictAction', 'build_config', 'build_runner']
 
 
@@ -34,6 +36,8 @@ def build_config(config: str, *, work_dir: str | None = None, resume: str | None
         cfg.resume, cfg.load_from = True, resume
     if load_from is not None:
         cfg.load_from = load_from
+    if cfg.get('load_from') and not cfg.get('resume'):
+        cfg.load_from = resolve_checkpoint(cfg.load_from)
     if seed is not None:
         cfg.randomness = dict(cfg.get('randomness', {}), seed=seed)
         for split in ('train', 'val', 'test'):  # data randomness follows the same seed
@@ -41,14 +45,31 @@ def build_config(config: str, *, work_dir: str | None = None, resume: str | None
                 cfg[f'{split}_dataloader'].dataset.seed = seed
     if amp:
         if torch.cuda.is_available():
-            cfg.optim_wrapper.type = 'AmpOptimWrapper'
-            cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+            groups = ([g for k, g in cfg.optim_wrapper.items() if k != 'constructor']
+                      if cfg.optim_wrapper.get('constructor') == 'GlanceFocusOptimWrapperConstructor'
+                      else [cfg.optim_wrapper])
+            for group in groups:
+                group.type = 'AmpOptimWrapper'
+                group.setdefault('loss_scale', 'dynamic')
         else:
             print_log('--amp: no CUDA device, so no autocast; training runs in float32 on the CPU',
                       logger='current', level=30)
     if launcher != 'none' and not torch.cuda.is_available():
         cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
     return cfg
+
+
+def resolve_checkpoint(path: str) -> str:
+    """A checkpoint path, or a work dir standing for its newest checkpoint (its ``last_checkpoint``
+    pointer), so a training stage can start from the previous stage's work dir (``load_from``)."""
+    if not osp.isdir(path):
+        return path
+    pointer = osp.join(path, 'last_checkpoint')
+    if not osp.isfile(pointer):
+        raise ConfigError(f'load_from={path!r} is a directory without a last_checkpoint file: '
+                                f'train that stage first, or name a checkpoint file')
+    with open(pointer) as f:
+        return f.read().strip()
 
 
 def build_runner(cfg: Config) -> Runner:

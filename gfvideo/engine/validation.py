@@ -24,7 +24,7 @@ def validate_config(cfg: Config, mode: str) -> None:
     """Check ``cfg`` for a ``mode`` (``'train'`` or ``'test'``) run; raise :class:`ConfigError`.
 
     Checked: backbone names, the recognizer's sizes and focus schedule (its own
-    ``check_sizes``), that every dataset path of the dataloaders the run uses exists,
+    ``check_sizes``), that ``load_from`` and every dataset path of the dataloaders the run uses exist,
     and that ``model.num_classes`` matches the classes in the labels / class-names file.
     """
     if mode not in ('train', 'test'):
@@ -32,6 +32,9 @@ def validate_config(cfg: Config, mode: str) -> None:
     datasets = list(_used_datasets(cfg, mode))
     for key, dataset in datasets:
         _check_paths(key, dataset)
+    load_from = cfg.get('load_from')
+    if mode == 'train' and load_from and not cfg.get('resume') and not os.path.exists(load_from):
+        raise ConfigError(f'load_from={load_from!r} does not exist')
     model = cfg.get('model') or {}
     _check_model(model)
     for key, dataset in datasets:

@@ -1,0 +1,14 @@
+# The end-to-end policy (soft-argmax centres through the differentiable crop) trained alone
+# on stage 1's frozen networks: the end-to-end counterpart of gf_ppo_stage2.py, so the two
+# training modes can be compared on the same backbones (benchmarks/policy_ablation.py).
+_base_ = ['./gf_ppo_stage1.py']
+
+model = dict(
+    locator=dict(_delete_=True, type='learned', hidden=32),
+    frozen=['glance', 'focus', 'aggregator', 'focus_head'],
+    random_patch_loss=True, loss_weights=dict(locator=1.0))
+load_from = 'work_dirs/gf_ppo_stage1'
+optim_wrapper = dict(_delete_=True, optimizer=dict(type='Adam', lr=1e-3))
+max_epochs = 6
+train_cfg = dict(type='ResumableEpochBasedTrainLoop', max_epochs=max_epochs, val_interval=max_epochs)
+param_scheduler = [dict(type='ConstantLR', factor=1.0, end=max_epochs, by_epoch=True)]
