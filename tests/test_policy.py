@@ -142,3 +142,21 @@ def test_ppo_stage_trains_the_policy_alone_and_keeps_frozen_parts_still():
     after = model.state_dict()
     changed = {k for k in before if not torch.equal(before[k], after[k])} - {'_extra_state'}  # the RNG moved
     assert changed and all(k.startswith('locator.') for k in changed), changed
+
+
+def test_checkpoint_names_are_plain_when_children_are_ddp_wrapped(tmp_path):
+    """MMSeparateDistributedDataParallel wraps the policy: saved names stay plain, and plain names load back."""
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel
+    dist.init_process_group('gloo', init_method=f'file://{tmp_path}/store', rank=0, world_size=1)
+    try:
+        model = tiny(locator=dict(type='ppo', hidden=8), frozen=['glance', 'focus', 'aggregator'])
+        plain = model.state_dict()
+        model.locator = DistributedDataParallel(model.locator)
+        wrapped = model.state_dict()
+        assert wrapped.keys() == plain.keys()
+        result = model.load_state_dict(plain, strict=True)
+        assert not result.missing_keys and not result.unexpected_keys
+        assert model.policy is model.locator.module
+    finally:
+        dist.destroy_process_group()

@@ -4,7 +4,7 @@
 _base_ = ['./gf_ppo_stage1.py']
 
 model = dict(
-    locator=dict(_delete_=True, type='learned', hidden=32),
+    locator=dict(_delete_=True, type='learned', hidden=32, temperature=0.1),
     frozen=['glance', 'focus', 'aggregator', 'focus_head'],
     random_patch_loss=True, loss_weights=dict(locator=1.0))
 load_from = 'work_dirs/gf_ppo_stage1'

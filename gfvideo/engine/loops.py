@@ -10,6 +10,7 @@ of the uninterrupted run.
 """
 from __future__ import annotations
 
+import torch
 from mmengine.logging import print_log
 from mmengine.runner import EpochBasedTrainLoop
 
@@ -34,7 +35,14 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
             print_log(f'resuming epoch {self._epoch + 1} at batch {done + 1}/{per_epoch}: '
                       f'{done * self.dataloader.batch_size} samples skipped without loading them',
                       logger='current')
-        for idx, data_batch in enumerate(self.dataloader, start=max(done, 0)):
+            # A new DataLoader iterator draws its base seed from torch's global RNG; the
+            # uninterrupted run drew it before the checkpoint's RNG state was taken.
+            rng = torch.get_rng_state()
+            batches = iter(self.dataloader)
+            torch.set_rng_state(rng)
+        else:
+            batches = iter(self.dataloader)
+        for idx, data_batch in enumerate(batches, start=max(done, 0)):
             self.run_iter(idx, data_batch)
         self.runner.call_hook('after_train_epoch')
         self._epoch += 1

@@ -55,7 +55,16 @@ def build_config(config: str, *, work_dir: str | None = None, resume: str | None
             print_log('--amp: no CUDA device, so no autocast; training runs in float32 on the CPU',
                       logger='current', level=30)
     if launcher != 'none' and not torch.cuda.is_available():
+        # CPU processes: gloo, DDP without device ids, and no SyncBatchNorm (CPU tensors refused)
         cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
+        wrapper = cfg.get('model_wrapper_cfg') or dict(
+            type='MMDistributedDataParallel', find_unused_parameters=cfg.get('find_unused_parameters', False))
+        wrapper['device_ids'] = None
+        cfg.model_wrapper_cfg = wrapper
+        if cfg.get('sync_bn'):
+            print_log('sync_bn is for GPUs (SyncBatchNorm refuses CPU tensors under gloo): each CPU '
+                      'process keeps its own batch-norm statistics', logger='current', level=30)
+            cfg.sync_bn = None
     return cfg
 
 
@@ -72,8 +81,25 @@ def resolve_checkpoint(path: str) -> str:
         return f.read().strip()
 
 
+def init_cpu_process_group(cfg: Config) -> None:
+    """Join the torchrun process group with gloo when there is no GPU.
+
+    mmengine's ``init_dist('pytorch')`` calls ``torch.cuda.set_device`` unconditionally; the
+    Runner skips it when a process group exists, so on CPU gfvideo creates that group first
+    (from torchrun's environment variables).
+    """
+    import torch.distributed as dist
+    if cfg.get('launcher', 'none') == 'none' or torch.cuda.is_available() or dist.is_initialized():
+        return
+    if cfg.launcher != 'pytorch':
+        raise ConfigError(f'--launcher {cfg.launcher} without a GPU: only the pytorch launcher '
+                          f'(torchrun) runs on CPU')
+    dist.init_process_group(backend='gloo', init_method='env://')
+
+
 def build_runner(cfg: Config) -> Runner:
     """Build the Runner (``runner_type`` in the config, mmengine's Runner by default)."""
+    init_cpu_process_group(cfg)
     if 'runner_type' in cfg:
         from mmengine.registry import RUNNERS
         return RUNNERS.build(cfg)

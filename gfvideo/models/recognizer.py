@@ -163,6 +163,9 @@ class GlanceFocusRecognizer(BaseModel):
         self.random_patch_loss = random_patch_loss
         self.exit_thresholds = exit_thresholds
         self._costs: dict[str, float] | None = None
+        # Checkpoints keep plain names when MMSeparateDistributedDataParallel wraps children.
+        self._register_state_dict_hook(_drop_wrapper_prefix)
+        self._register_load_state_dict_pre_hook(_add_wrapper_prefix, with_module=True)
         self.frozen = tuple(frozen)
         parts = self._parts()
         unknown = sorted(set(self.frozen) - set(parts))
@@ -392,6 +395,26 @@ class GlanceFocusRecognizer(BaseModel):
         per_step = c['locator'] + c['focus'] + c['aggregator_step']
         base = c['glance'] + c['aggregator_init']
         return [base + e * per_step for e in range(self.num_exits)]
+
+
+def _wrapped_children(model: nn.Module) -> list[str]:
+    return [name for name, child in model.named_children() if isinstance(child, nn.parallel.DistributedDataParallel)]
+
+
+def _drop_wrapper_prefix(model: nn.Module, state_dict: dict, prefix: str, local_metadata) -> None:
+    """``locator.module.score.weight`` -> ``locator.score.weight`` for DDP-wrapped children."""
+    for name in _wrapped_children(model):
+        wrapped = f'{prefix}{name}.module.'
+        for key in [k for k in state_dict if k.startswith(wrapped)]:
+            state_dict[f'{prefix}{name}.{key[len(wrapped):]}'] = state_dict.pop(key)
+
+
+def _add_wrapper_prefix(model: nn.Module, state_dict: dict, prefix: str, *args) -> None:
+    """The reverse, when loading plain names into a model whose children are DDP-wrapped."""
+    for name in _wrapped_children(model):
+        plain, wrapped = f'{prefix}{name}.', f'{prefix}{name}.module.'
+        for key in [k for k in state_dict if k.startswith(plain) and not k.startswith(wrapped)]:
+            state_dict[wrapped + key[len(plain):]] = state_dict.pop(key)
 
 
 def check_sizes(num_frames: int, input_size: int, glance_size: int, patch: int,
