@@ -157,3 +157,14 @@ def test_cost_table_counts_once_per_shape(monkeypatch: pytest.MonkeyPatch) -> No
     assert table.as_dict() == {
         "glance@(1x3x8x8)": small, "glance@(1x3x16x16)": large, "focus@(1x3x8x8)": small,
     }
+
+
+@pytest.mark.parametrize('name, torchvision_gflops', [('mobilenet_v3_large', 0.217), ('efficientnet_b0', 0.386)])
+def test_mobilenet_v3_and_efficientnet_match_torchvision_figures(name, torchvision_gflops):
+    """torchvision's published multiply-adds at 224 (its weights' ``_ops``, conv + linear, with
+    the classifier); ours adds batch norm and drops the classifier: within 5%."""
+    from gfvideo.compute.costs import MethodCall
+    from gfvideo.models.backbones import build_backbone
+    backbone = build_backbone(name).eval()
+    gflops = count_gflops(MethodCall(backbone, num_segments=1), (torch.randn(1, 3, 224, 224),))
+    assert gflops == pytest.approx(torchvision_gflops, rel=0.05)

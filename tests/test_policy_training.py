@@ -64,21 +64,25 @@ def test_missing_stage_checkpoint_is_a_clear_error(tiny_demo, tmp_path):
     assert proc.returncode == 2 and 'without a last_checkpoint' in proc.stderr
 
 
-def test_two_process_gloo_ppo_stage(tiny_demo, stage1, tmp_path):
-    """torchrun --nproc_per_node=2 on CPU (gloo): the PPO stage trains, writes one checkpoint, which loads."""
+@pytest.mark.parametrize('config', [STAGES[1], 'configs/demo/glance_focus_e2e.py'])
+def test_two_process_gloo_training(config, tiny_demo, stage1, tmp_path):
+    """torchrun --nproc_per_node=2 on CPU (gloo), for the PPO stage (a DDP module per trained
+    part) and the end-to-end demo (one DDP model): training finishes, one checkpoint, which loads."""
     work = tmp_path / 'ddp'
+    extra = [f'load_from={stage1}'] if config == STAGES[1] else []
     cmd = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2', '--master_port=29517',
-           'tools/train.py', STAGES[1], '--launcher', 'pytorch', '--work-dir', str(work), '--cfg-options',
-           *tiny_options(tiny_demo, batch=2), *TINY, 'model.locator.hidden=8', f'load_from={stage1}']
+           'tools/train.py', config, '--launcher', 'pytorch', '--work-dir', str(work), '--cfg-options',
+           *tiny_options(tiny_demo, batch=2), *TINY, 'model.locator.hidden=8', *extra]
     env = dict(os.environ, OMP_NUM_THREADS='1')
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     ckpt = last(work)
+    assert sorted(p.name for p in work.glob('*.pth')) == ['epoch_1.pth']       # written once
     from mmengine.config import Config
     from mmengine.registry import DefaultScope
 
     from gfvideo.registry import MODELS
-    cfg = Config.fromfile(ROOT / STAGES[1])
+    cfg = Config.fromfile(ROOT / config)
     cfg.merge_from_dict({k: int(v) for k, v in (a.split('=') for a in TINY + ['model.locator.hidden=8',
                                                                                 'model.input_size=64'])})
     with DefaultScope.overwrite_default_scope('gfvideo'):

@@ -69,6 +69,9 @@ def test_run_record_is_written(trained):
         assert re.fullmatch(r'[0-9a-f]{40}', record['git']['commit'])
         assert isinstance(record['git']['dirty'], bool)
     assert 'tools/train.py' in ' '.join(record['command'])
+    result = record['result']  # the final summary, also the log's last line
+    assert result['last_checkpoint'].endswith('epoch_1.pth') and 0 <= result['best_top1'] <= 100
+    assert result['best_epoch'] == 1
 
 
 def test_atomic_write_failing_midway_keeps_the_old_file(tmp_path, monkeypatch):
@@ -163,13 +166,18 @@ def _final_weights(work) -> dict:
                       weights_only=True)['state_dict']
 
 
-@pytest.mark.parametrize('mode, workers', [('static', 0), ('static', 2), ('ppo', 0)])
-def test_sigkill_mid_epoch_then_resume_auto_is_bit_identical(mode, workers, tiny_demo, tmp_path):
-    """Iteration checkpoints every 2 of 3 batches per epoch; SIGKILL after the one at iteration 4
-    (epoch 2, batch 1); --resume auto skips the consumed samples without loading them and ends
-    with exactly the weights of an uninterrupted run."""
-    opts = [*tiny_options(tiny_demo, epochs=2, workers=workers),
-            'default_hooks.checkpoint.by_epoch=False', 'default_hooks.checkpoint.interval=2']
+@pytest.mark.parametrize('mode, workers, by_epoch', [('static', 0, False), ('static', 2, False), ('ppo', 0, False),
+                                                     ('static', 0, True)])
+def test_sigkill_then_resume_auto_is_bit_identical(mode, workers, by_epoch, tiny_demo, tmp_path):
+    """SIGKILL right after a complete checkpoint, then --resume auto: the final weights equal an
+    uninterrupted run's. Iteration checkpoints every 2 of 3 batches per epoch, killed after
+    iteration 4 (epoch 2, batch 1: the consumed samples are skipped without loading them), or
+    epoch checkpoints, killed after epoch 1 (of 3)."""
+    if by_epoch:
+        opts = tiny_options(tiny_demo, epochs=3, workers=workers)
+    else:
+        opts = [*tiny_options(tiny_demo, epochs=2, workers=workers),
+                'default_hooks.checkpoint.by_epoch=False', 'default_hooks.checkpoint.interval=2']
     if mode == 'static':
         config, extra = STATIC, TINY_STATIC
     else:  # the PPO stage, from a stage-1 checkpoint
@@ -183,12 +191,13 @@ def test_sigkill_mid_epoch_then_resume_auto_is_bit_identical(mode, workers, tiny
     killer.write_text(KILL_AFTER_POINTER)
     proc = subprocess.run([sys.executable, str(killer), 'tools/train.py', config, '--work-dir', str(killed),
                            '--cfg-options', *opts, *extra], cwd=ROOT, capture_output=True, text=True,
-                          timeout=240, env=dict(os.environ, KILL_AT='2'))
+                          timeout=240, env=dict(os.environ, KILL_AT='1' if by_epoch else '2'))
     assert proc.returncode == -9, proc.stderr[-3000:]
-    assert (killed / 'last_checkpoint').read_text().strip().endswith('iter_4.pth')
+    assert (killed / 'last_checkpoint').read_text().strip().endswith('epoch_1.pth' if by_epoch else 'iter_4.pth')
     resumed = run_tool('tools/train.py', config, '--work-dir', str(killed), '--resume', 'auto',
                        '--cfg-options', *opts, *extra)
-    assert 'resuming epoch 2 at batch 2/3: 4 samples skipped without loading them' in resumed.stdout + resumed.stderr
+    skipped = 'resuming epoch 2 at batch 2/3: 4 samples skipped without loading them'
+    assert (skipped in resumed.stdout + resumed.stderr) == (not by_epoch)
     a, b = _final_weights(straight), _final_weights(killed)
     assert a.keys() == b.keys()
     for key in a:

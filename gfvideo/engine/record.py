@@ -29,9 +29,37 @@ class RunRecordHook(Hook):
     """Write ``run_record.json`` (seed, resolved config, versions, git commit, command, host, time).
 
     A resumed run writes a new record and keeps the earlier ones under ``previous_runs``.
+    At the end of training it logs one line with the last checkpoint and the best validation
+    top-1 (and its epoch), and adds them to the record as ``result``.
     """
 
     priority = 'VERY_LOW'  # after the other hooks' before_train (e.g. RNG states restored)
+
+    def __init__(self) -> None:
+        self.best: tuple[float, int] | None = None
+
+    def after_val_epoch(self, runner, metrics: dict | None = None) -> None:
+        top1 = (metrics or {}).get('top1')
+        if top1 is not None and (self.best is None or top1 > self.best[0]):
+            self.best = (float(top1), runner.epoch)
+
+    def after_train(self, runner) -> None:
+        if not is_main_process():
+            return
+        pointer = osp.join(runner.work_dir, 'last_checkpoint')
+        last = open(pointer).read().strip() if osp.isfile(pointer) else None
+        best = (f'best val top-1 {self.best[0]:.2f}% (epoch {self.best[1]})' if self.best
+                else 'no validation run')
+        runner.logger.info(f'training finished: last checkpoint {last}; {best}')
+        path = osp.join(runner.work_dir, RECORD_FILE)
+        try:
+            with open(path, encoding='utf-8') as f:
+                record = json.load(f)
+        except (OSError, ValueError):
+            return
+        record['result'] = dict(last_checkpoint=last, best_top1=self.best and self.best[0],
+                                best_epoch=self.best and self.best[1])
+        atomic_write(path, json.dumps(record, indent=2, default=str))
 
     def before_train(self, runner) -> None:
         if not is_main_process():

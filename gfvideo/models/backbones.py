@@ -7,8 +7,12 @@ earlier stage than the last when the input is small) and the globally averaged l
 they are (the shift has no parameters).
 
 Shift placement (REFERENCE.md §2): ResNet, on the residual branch before ``conv1`` of
-every block; MobileNetV2, before the first (expanding) pointwise conv of every inverted
-residual block with a residual connection.
+every block; MobileNetV2, MobileNetV3 and EfficientNet, at the input of the residual
+branch of every inverted-residual block that has a residual connection: before the first
+(expanding) pointwise conv. A block without an expansion conv that has a residual (the
+first block of MobileNetV3-Large; EfficientNet-B0's only such block changes width, so it
+has no residual and no shift) starts with its depthwise conv: the shift still goes at the
+branch input, before that depthwise conv, so the identity path stays untouched.
 """
 from __future__ import annotations
 
@@ -18,6 +22,8 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torchvision.models import efficientnet as tv_efficientnet
+from torchvision.models import mobilenetv3 as tv_mobilenetv3
 from torchvision.models.mobilenetv2 import InvertedResidual, MobileNetV2
 from torchvision.models.resnet import BasicBlock, Bottleneck
 from torchvision.ops.misc import Conv2dNormActivation
@@ -165,6 +171,70 @@ class MobileNetV2TSM(TSMBackbone):
         return [self.features[s:e] for s, e in zip(starts, self._STAGE_ENDS)]
 
 
+class _FeatureStages(TSMBackbone):
+    """A torchvision ``features`` Sequential cut into 4 stages at ``stage_ends`` (strides 4-32)."""
+
+    stage_ends: tuple[int, ...]
+
+    def _finish(self, blocks: list[nn.Module], shift: bool, fold_div: int) -> None:
+        self.stage_channels = tuple(_out_channels(self.features[:end]) for end in self.stage_ends)
+        if shift:
+            self._add_shifts([b for b in blocks if b.use_res_connect], fold_div)
+
+    def stages(self) -> list[Callable[[torch.Tensor], torch.Tensor]]:
+        starts = (0,) + self.stage_ends[:-1]
+        return [self.features[s:e] for s, e in zip(starts, self.stage_ends)]
+
+
+def _out_channels(layers: nn.Module) -> int:
+    return [m for m in layers.modules() if isinstance(m, nn.Conv2d)][-1].out_channels
+
+
+class ShiftInvertedResidualV3(_ShiftSlot, tv_mobilenetv3.InvertedResidual):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.use_res_connect:
+            return x + self.block(x if self.shift is None else self.shift(x))
+        return self.block(x)
+
+
+class MobileNetV3TSM(_FeatureStages):
+    """torchvision's MobileNetV3-Large features (last conv: 960 channels); ``width`` multiplies widths."""
+
+    stage_ends = (4, 7, 13, 17)
+
+    def __init__(self, width: float = 1.0, shift: bool = True, fold_div: int = 8) -> None:
+        super().__init__()
+        setting, last_channel = tv_mobilenetv3._mobilenet_v3_conf('mobilenet_v3_large', width_mult=width)
+        net = tv_mobilenetv3.MobileNetV3(setting, last_channel, block=ShiftInvertedResidualV3)
+        self.features = net.features
+        self._finish([m for m in self.features if isinstance(m, ShiftInvertedResidualV3)], shift, fold_div)
+
+
+class ShiftMBConv(_ShiftSlot, tv_efficientnet.MBConv):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.use_res_connect:
+            return x + self.stochastic_depth(self.block(x if self.shift is None else self.shift(x)))
+        return self.block(x)
+
+
+class EfficientNetTSM(_FeatureStages):
+    """torchvision's EfficientNet-B0 features (last conv: 1280 channels); ``width`` multiplies widths."""
+
+    stage_ends = (3, 4, 6, 9)
+
+    def __init__(self, width: float = 1.0, shift: bool = True, fold_div: int = 8,
+                 stochastic_depth_prob: float = 0.2) -> None:
+        super().__init__()
+        setting, last_channel = tv_efficientnet._efficientnet_conf('efficientnet_b0', width_mult=width,
+                                                                    depth_mult=1.0)
+        for cnf in setting:
+            cnf.block = ShiftMBConv
+        net = tv_efficientnet.EfficientNet(setting, dropout=0.2, stochastic_depth_prob=stochastic_depth_prob,
+                                           last_channel=last_channel)
+        self.features = net.features
+        self._finish([m for m in self.features.modules() if isinstance(m, ShiftMBConv)], shift, fold_div)
+
+
 _BACKBONES: dict[str, Callable[..., TSMBackbone]] = {}
 
 
@@ -191,6 +261,16 @@ def resnet50(**kwargs) -> ResNetTSM:
 @register_backbone
 def mobilenet_v2(**kwargs) -> MobileNetV2TSM:
     return MobileNetV2TSM(**kwargs)
+
+
+@register_backbone
+def mobilenet_v3_large(**kwargs) -> MobileNetV3TSM:
+    return MobileNetV3TSM(**kwargs)
+
+
+@register_backbone
+def efficientnet_b0(**kwargs) -> EfficientNetTSM:
+    return EfficientNetTSM(**kwargs)
 
 
 def list_backbones() -> list[str]:
