@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -166,3 +167,14 @@ def test_test_tool_budget_uses_shared_sidecar_logic(tiny_demo, budget_ckpt, tmp_
                     '--cfg-options', *tiny_options(tiny_demo), *extra)
     assert 'early exit at budget 0.01 GFLOPs: thresholds [0.0, 0.0, 0.0]' in proc.stdout
     assert re.search(r'\bmean_exit=0(\s|$)', proc.stdout)  # every clip left at the glance
+
+
+@pytest.mark.parametrize('name, files', [('gf', ['glance.onnx', 'focus.onnx']), ('static', ['static_tsm.onnx'])])
+def test_onnx_export_matches_pytorch(trained, tmp_path, name, files):
+    config, ckpt, extra = trained[name]
+    proc = run_tool('tools/export_onnx.py', config, ckpt, '--out', str(tmp_path),
+                    '--cfg-options', *extra, 'model.input_size=64')
+    exported = json.loads(proc.stdout[proc.stdout.index('['):])
+    assert [os.path.basename(e['path']) for e in exported] == files
+    for e in exported:
+        assert os.path.getsize(e['path']) > 0 and e['max_abs_diff'] < 1e-4, e
