@@ -27,3 +27,16 @@ def tune_malloc() -> bool:
         return bool(libc.mallopt(_M_MMAP_MAX, 0)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, 1 << 36))
     except (OSError, AttributeError):  # not glibc (musl, macOS)
         return False
+
+
+def channels_last(model: 'torch.nn.Module') -> 'torch.nn.Module':
+    """Store every conv weight channels-last (NHWC), in place; returns ``model``.
+
+    Convolutions then run in NHWC whatever their input's layout (oneDNN on CPU, cuDNN on
+    GPU pick the layout from either operand), without the per-call reorders of NCHW.
+    """
+    import torch
+    for m in model.modules():
+        if isinstance(m, torch.nn.Conv2d):
+            m.weight.data = m.weight.data.contiguous(memory_format=torch.channels_last)
+    return model

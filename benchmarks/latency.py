@@ -1,0 +1,122 @@
+"""Wall-clock time per clip beside GFLOPs: does the saved compute turn into saved time?
+
+In one run, on one machine, for static TSM-R50 8x224 and the glance-and-focus model
+(MobileNetV2-TSM glance at 96, ResNet-50-TSM focus at patch 96/128/160, 8 frames in 2
+steps) without exits and with exits at two budgets: the median time per clip after
+warm-up, the measured GFLOPs per clip, and the time ratio to the static model beside the
+FLOPs ratio (the yardstick: time ratio / FLOPs ratio; 1.0 means time follows FLOPs). CPU at
+batch 1 and 16; CUDA at batch 1 and 64 when a GPU is present.
+
+Exits: thresholds fitted (MSDNet procedure, ``gfvideo.compute.exits``) on the benchmark
+batch's own confidences so that the mean cost meets the budget; the timed run then really
+exits (rows leave the batch), and the GFLOPs column is the mean over the clips.
+
+Usage: ``python benchmarks/latency.py [--repeats 5] [--batches 1 16] [--quick]``
+(``--quick``: tiny models at 64 px, a smoke run for CI).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from gfvideo.compute.exits import fit_thresholds  # noqa: E402
+from gfvideo.models import GlanceFocusRecognizer, StaticTSM  # noqa: E402
+from gfvideo.runtime import channels_last as to_channels_last, tune_malloc  # noqa: E402
+
+
+def models(quick: bool) -> tuple[StaticTSM, dict[int, GlanceFocusRecognizer], int]:
+    torch.manual_seed(0)
+    if quick:
+        size, patches = 64, (24, 32, 40)
+        static = StaticTSM(num_classes=10, num_frames=8, input_size=size, backbone=dict(backbone='resnet50', width=8))
+        gf = {p: GlanceFocusRecognizer(
+            num_classes=10, num_frames=8, input_size=size, glance=dict(backbone='mobilenet_v2', size=32, width=0.25,
+                                                                       last_channels=64),
+            focus=dict(backbone='resnet50', patch=p, width=8), frames_per_step=4, aggregator=dict(hidden=32))
+            for p in patches}
+    else:
+        size, patches = 224, (96, 128, 160)
+        static = StaticTSM(num_classes=174, num_frames=8, input_size=size, backbone=dict(backbone='resnet50'))
+        gf = {p: GlanceFocusRecognizer(
+            num_classes=174, num_frames=8, input_size=size, glance=dict(backbone='mobilenet_v2', size=96),
+            focus=dict(backbone='resnet50', patch=p), frames_per_step=4, aggregator=dict(hidden=1024))
+            for p in patches}
+    return static.eval(), {p: m.eval() for p, m in gf.items()}, size
+
+
+def timed(fn, device: str, repeats: int, warmup: int = 2) -> float:
+    """Median seconds of ``fn()`` after ``warmup`` calls."""
+    times = []
+    for i in range(warmup + repeats):
+        if device == 'cuda':
+            torch.cuda.synchronize()
+        t = time.perf_counter()
+        fn()
+        if device == 'cuda':
+            torch.cuda.synchronize()
+        if i >= warmup:
+            times.append(time.perf_counter() - t)
+    return float(np.median(times))
+
+
+@torch.no_grad()
+def measure(device: str, batch: int, repeats: int, quick: bool, channels_last: bool) -> list[dict]:
+    static, gf, size = models(quick)
+    layout = to_channels_last if channels_last else (lambda m: m)
+    x = torch.randn(batch, 8, 3, size, size, generator=torch.Generator().manual_seed(0)).to(device)
+    rows = []
+    static = layout(static.to(device))
+    base_gflops = static.gflops()
+    base = timed(lambda: static(x), device, repeats) / batch
+    rows.append(dict(model='static TSM-R50 8x' + str(size), exits='-', gflops=base_gflops, ms=base * 1e3))
+    for patch, model in gf.items():
+        model = layout(model.to(device))
+        costs = model.exit_costs()
+        name = f'glance-focus p{patch}'
+        t = timed(lambda: model.run(x), device, repeats) / batch
+        rows.append(dict(model=name, exits='none', gflops=costs[-1], ms=t * 1e3))
+        out = model.run(x)
+        confidences = torch.stack([l.float().softmax(-1).amax(-1) for l in out.logits], 1).cpu().numpy()
+        for share in (0.75, 0.5):  # budgets: 75% and 50% of the no-exit cost
+            plan = fit_thresholds(confidences, costs, share * costs[-1])
+            exits = model.run(x, plan.thresholds).exit_index.cpu().numpy()
+            t = timed(lambda: model.run(x, plan.thresholds), device, repeats) / batch
+            rows.append(dict(model=name, exits=f'budget {share:.0%}', gflops=float(np.mean(np.asarray(costs)[exits])),
+                             ms=t * 1e3))
+    for r in rows:
+        r.update(device=device, batch=batch, time_ratio=r['ms'] / rows[0]['ms'],
+                 flops_ratio=r['gflops'] / base_gflops)
+        r['yardstick'] = r['time_ratio'] / r['flops_ratio']
+    return rows
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--repeats', type=int, default=5)
+    p.add_argument('--batches', type=int, nargs='+', default=None, help='CPU batch sizes (default 1 16)')
+    p.add_argument('--quick', action='store_true', help='tiny models, 2 repeats: a smoke run')
+    p.add_argument('--no-channels-last', action='store_true', help='keep the default memory layout')
+    args = p.parse_args()
+    tune_malloc()
+    repeats = 2 if args.quick else args.repeats
+    runs = [('cpu', b) for b in (args.batches or ([1, 2] if args.quick else [1, 16]))]
+    if torch.cuda.is_available() and not args.quick:
+        runs += [('cuda', 1), ('cuda', 64)]
+    print(f'torch {torch.__version__}, {torch.get_num_threads()} CPU threads'
+          + (f', {torch.cuda.get_device_name(0)}' if torch.cuda.is_available() else ''))
+    print('| device | batch | model | exits | GFLOPs/clip | ms/clip | time ratio | FLOPs ratio | time/FLOPs |')
+    print('|---|---|---|---|---|---|---|---|---|')
+    for device, batch in runs:
+        for r in measure(device, batch, repeats, args.quick, not args.no_channels_last):
+            print(f"| {device} | {batch} | {r['model']} | {r['exits']} | {r['gflops']:.3f} | {r['ms']:.1f} | "
+                  f"{r['time_ratio']:.3f} | {r['flops_ratio']:.3f} | {r['yardstick']:.2f} |", flush=True)
+
+
+if __name__ == '__main__':
+    main()
