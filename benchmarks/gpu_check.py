@@ -5,6 +5,8 @@
    a checkpoint on disk).
 2. CUDA inference with early exits through ``tools/test.py``.
 3. DDP through torchrun (``--launcher pytorch``, nccl), one process per GPU.
+   Also the PPO stage (``gf_ppo_stage2.py``: an ``OptimWrapperDict`` of ``AmpOptimWrapper``,
+   ``MMSeparateDistributedDataParallel``) with ``--amp``, from the AMP checkpoint.
 4. The same clips on CPU and CUDA give the same scores (float32).
 5. Batch-64 latency on CUDA: static TSM-R50 8x224 beside glance-and-focus models
    (MobileNetV2 glance at 96, ResNet-50 focus at patch 96/128/160), float32 and autocast.
@@ -94,6 +96,13 @@ def main() -> None:
                     '--launcher', 'pytorch', '--work-dir', str(work / 'ddp'), '--cfg-options', *opts,
                     'train_cfg.max_epochs=1', log=out / 'ddp_train.log')
     summary['ddp_nccl'] = dict(rc=rc, nccl='nccl' in text, checkpoint=(work / 'ddp' / 'last_checkpoint').exists())
+
+    ppo = 'configs/demo/gf_ppo_stage2.py'
+    rc, text = tool('-m', 'torch.distributed.run', '--nproc_per_node=1', 'tools/train.py', ppo, '--amp',
+                    '--launcher', 'pytorch', '--work-dir', str(work / 'ppo'), '--cfg-options', *opts,
+                    'train_cfg.max_epochs=1', f'load_from={work / "amp"}', log=out / 'ppo_amp_ddp.log')
+    summary['ppo_stage_amp_nccl'] = dict(rc=rc, amp='AmpOptimWrapper' in text, reward='reward: ' in text,
+                                         checkpoint=(work / 'ppo' / 'last_checkpoint').exists())
 
     torch.manual_seed(0)
     small = GlanceFocusRecognizer(

@@ -11,7 +11,7 @@ Exits: thresholds fitted (MSDNet procedure, ``gfvideo.compute.exits``) on the be
 batch's own confidences so that the mean cost meets the budget; the timed run then really
 exits (rows leave the batch), and the GFLOPs column is the mean over the clips.
 
-Usage: ``python benchmarks/latency.py [--repeats 5] [--batches 1 16] [--quick]``
+Usage: ``python benchmarks/latency.py [--repeats 5] [--batches 1 16] [--devices cpu cuda] [--quick]``
 (``--quick``: tiny models at 64 px, a smoke run for CI).
 """
 from __future__ import annotations
@@ -102,11 +102,15 @@ def main() -> None:
     p.add_argument('--batches', type=int, nargs='+', default=None, help='CPU batch sizes (default 1 16)')
     p.add_argument('--quick', action='store_true', help='tiny models, 2 repeats: a smoke run')
     p.add_argument('--no-channels-last', action='store_true', help='keep the default memory layout')
+    p.add_argument('--devices', nargs='+', default=['cpu', 'cuda'], choices=['cpu', 'cuda'],
+                   help='cuda runs only where a GPU is present')
     args = p.parse_args()
     tune_malloc()
     repeats = 2 if args.quick else args.repeats
-    runs = [('cpu', b) for b in (args.batches or ([1, 2] if args.quick else [1, 16]))]
-    if torch.cuda.is_available() and not args.quick:
+    runs = []
+    if 'cpu' in args.devices:
+        runs += [('cpu', b) for b in (args.batches or ([1, 2] if args.quick else [1, 16]))]
+    if 'cuda' in args.devices and torch.cuda.is_available() and not args.quick:
         runs += [('cuda', 1), ('cuda', 64)]
     print(f'torch {torch.__version__}, {torch.get_num_threads()} CPU threads'
           + (f', {torch.cuda.get_device_name(0)}' if torch.cuda.is_available() else ''))

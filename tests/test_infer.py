@@ -178,3 +178,10 @@ def test_onnx_export_matches_pytorch(trained, tmp_path, name, files):
     assert [os.path.basename(e['path']) for e in exported] == files
     for e in exported:
         assert os.path.getsize(e['path']) > 0 and e['max_abs_diff'] < 1e-4, e
+
+
+def test_latency_benchmark_quick_runs():
+    proc = run_tool('benchmarks/latency.py', '--quick', timeout=300)
+    rows = [line for line in proc.stdout.splitlines() if line.startswith('| cpu')]
+    assert len(rows) == 2 * (1 + 3 * 3)                    # 2 batches x (static + 3 patches x 3 exit settings)
+    assert all(float(r.split('|')[6]) > 0 for r in rows)   # ms per clip

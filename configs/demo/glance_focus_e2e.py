@@ -9,10 +9,13 @@ model = dict(
     num_classes=12, num_frames=4, input_size=128,
     glance=dict(backbone='resnet18', size=32, width=16),
     focus=dict(backbone='resnet18', patch=48, width=16),
-    locator=dict(type='learned', hidden=32),
+    # temperature 0.1: a sharp soft-argmax (at 1 it averages towards the frame centre)
+    locator=dict(type='learned', hidden=32, temperature=0.1),
     frames_per_step=2,
     aggregator=dict(type='mean', hidden=128),
     random_patch_loss=True,
+    # the locator also learns from the random patches: where a patch told the class best
+    loss_weights=dict(locator=1.0),
 )
 
 # 16 epochs: the locator learns once the glance finds the moving object (about epoch 8 here).

@@ -1,15 +1,9 @@
-# Stage 2: the policy alone by PPO with GFNet's settings (Adam 3e-4, gamma 0.7, clip 0.2,
-# 1 PPO epoch, value 0.5, entropy 0.01; centre std 0.1), on stage 1's frozen networks.
-_base_ = ['./gf_mbv2_r50_p128_sthv2_ppo_stage1.py']
+# Stage 2 of GFNet's training: the policy alone by PPO (configs/_base_/policy/ppo_stages.py).
+_base_ = ['./gf_mbv2_r50_p128_sthv2_ppo_stage1.py', '../_base_/policy/ppo_stages.py']
 
-model = dict(
-    locator=dict(_delete_=True, type='ppo', hidden=256, std=0.1),
-    frozen=['glance', 'focus', 'aggregator', 'focus_head'],
-    ppo=dict(gamma=0.7, clip=0.2, epochs=1, value_coef=0.5, entropy_coef=0.01))
+model = {{_base_.ppo_stage2_model}}
+optim_wrapper = {{_base_.ppo_stage2_optim_wrapper}}
+model_wrapper_cfg = {{_base_.ppo_stage2_wrapper}}
+train_cfg = {{_base_.ppo_train_cfg}}
+param_scheduler = {{_base_.ppo_stage2_scheduler}}
 load_from = 'work_dirs/gf_mbv2_r50_p128_sthv2_ppo_stage1'
-optim_wrapper = dict(_delete_=True, constructor='GlanceFocusOptimWrapperConstructor',
-                     policy=dict(optimizer=dict(type='Adam', lr=3e-4)))
-model_wrapper_cfg = dict(type='MMSeparateDistributedDataParallel')
-max_epochs = 10
-train_cfg = dict(type='ResumableEpochBasedTrainLoop', max_epochs=max_epochs, val_interval=1)
-param_scheduler = [dict(type='ConstantLR', factor=1.0, end=max_epochs, by_epoch=True)]

@@ -82,13 +82,24 @@ def _as_indices(indices: Sequence[int] | np.ndarray) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- decord
 
+def _decode_threads() -> int:
+    """Decoder threads: the CPU cores shared out among the data-loader workers (at least 1),
+    so one worker still decodes with every core and N workers don't oversubscribe them;
+    0 (decord's automatic choice) outside a worker."""
+    from torch.utils.data import get_worker_info
+    info = get_worker_info()
+    if info is None:
+        return 0
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1)
+    return max(1, cores // info.num_workers)
+
+
 def _decord_open(path: str) -> Any:
     decord = _get_decord()
     if decord is None:
         raise DecodeError(path, 'decord is not installed')
     try:
-        # One thread: data-loader workers already run in parallel.
-        return decord.VideoReader(path, num_threads=1)
+        return decord.VideoReader(path, num_threads=_decode_threads())
     except Exception as exc:  # decord raises RuntimeError or DECORDError (not a RuntimeError)
         raise DecodeError(path, f'decord cannot open it ({_short(exc)})') from exc
 
