@@ -12,7 +12,7 @@ and prints top-1 at the last exit and the hit rate (the share of patches that co
 moving object's centre, from the demo's ``boxes.json``) as mean and standard error over
 seeds. Everything goes through ``tools/train.py`` and real checkpoints.
 
-Usage: ``python benchmarks/policy_ablation.py [--seeds 0 1 2] [--data data/demo] [--stage1-epochs 12]``
+Usage: ``python benchmarks/policy_ablation.py [--seeds 0 1 2] [--data data/demo] [--stage1-epochs N]``
 """
 from __future__ import annotations
 
@@ -80,7 +80,7 @@ def main() -> None:
     p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     p.add_argument('--data', default='data/demo', help='the demo data (make_demo_dataset.py)')
     p.add_argument('--work-dir', default='work_dirs/policy_ablation')
-    p.add_argument('--stage1-epochs', type=int, default=12)
+    p.add_argument('--stage1-epochs', type=int, default=None, help="override stage 1's 16 epochs")
     p.add_argument('--policy-epochs', type=int, default=None, help='override the policy configs\' epochs')
     args = p.parse_args()
     data = Path(args.data).resolve()
