@@ -9,7 +9,11 @@ batch 1 and 16; CUDA at batch 1 and 64 when a GPU is present.
 
 Exits: thresholds fitted (MSDNet procedure, ``gfvideo.compute.exits``) on the benchmark
 batch's own confidences so that the mean cost meets the budget; the timed run then really
-exits (rows leave the batch), and the GFLOPs column is the mean over the clips.
+exits (rows leave the batch), and the GFLOPs column is the mean over the clips that ran.
+The models are randomly initialised: their batch-norm statistics are set from the
+benchmark batch and the classifier's weights scaled up (x10), so that confidences spread
+over the clips as a trained model's do; otherwise they are equal to 7 digits and float
+jitter between runs decides the exits.
 
 Usage: ``python benchmarks/latency.py [--repeats 5] [--batches 1 16] [--devices cpu cuda] [--quick]``
 (``--quick``: tiny models at 64 px, a smoke run for CI).
@@ -47,7 +51,22 @@ def models(quick: bool) -> tuple[StaticTSM, dict[int, GlanceFocusRecognizer], in
             num_classes=174, num_frames=8, input_size=size, glance=dict(backbone='mobilenet_v2', size=96),
             focus=dict(backbone='resnet50', patch=p), frames_per_step=4, aggregator=dict(hidden=1024))
             for p in patches}
+    for m in gf.values():
+        with torch.no_grad():
+            m.aggregator.head.weight.mul_(10)
     return static.eval(), {p: m.eval() for p, m in gf.items()}, size
+
+
+@torch.no_grad()
+def calibrate(model: torch.nn.Module, x: torch.Tensor) -> None:
+    """Batch-norm statistics from one training-mode pass over ``x`` (see the module docstring)."""
+    for m in model.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            m.reset_running_stats()
+            m.momentum = None
+    model.train()
+    model.run(x) if hasattr(model, 'run') else model(x)
+    model.eval()
 
 
 def timed(fn, device: str, repeats: int, warmup: int = 2) -> float:
@@ -69,7 +88,9 @@ def timed(fn, device: str, repeats: int, warmup: int = 2) -> float:
 def measure(device: str, batch: int, repeats: int, quick: bool, channels_last: bool) -> list[dict]:
     static, gf, size = models(quick)
     layout = to_channels_last if channels_last else (lambda m: m)
-    x = torch.randn(batch, 8, 3, size, size, generator=torch.Generator().manual_seed(0)).to(device)
+    g = torch.Generator().manual_seed(0)
+    # noise plus a per-clip colour cast, so clips differ after the glance's downsampling
+    x = (torch.randn(batch, 8, 3, size, size, generator=g) + 2 * torch.randn(batch, 1, 3, 1, 1, generator=g)).to(device)
     rows = []
     static = layout(static.to(device))
     base_gflops = static.gflops()
@@ -77,6 +98,7 @@ def measure(device: str, batch: int, repeats: int, quick: bool, channels_last: b
     rows.append(dict(model='static TSM-R50 8x' + str(size), exits='-', gflops=base_gflops, ms=base * 1e3))
     for patch, model in gf.items():
         model = layout(model.to(device))
+        calibrate(model, x)
         costs = model.exit_costs()
         name = f'glance-focus p{patch}'
         t = timed(lambda: model.run(x), device, repeats) / batch
