@@ -308,10 +308,7 @@ class GlanceFocusRecognizer(BaseModel):
             scores = self.policy.cell_scores(maps, out.init_state.detach(), ids)   # [B, K, h*w]
             cells = self.policy.cells_of(centers, maps.shape[-2:])
             picked = scores.gather(-1, cells[..., None]).squeeze(-1)
-            # Relative to the clip's other patches: only score differences matter to the
-            # softmax, and the clip's overall difficulty says nothing about where to look.
-            losses['loss_locator'] = self.loss_weights['locator'] * F.mse_loss(
-                picked - picked.mean(1, keepdim=True), (ce.mean(1, keepdim=True) - ce))
+            losses['loss_locator'] = self.loss_weights['locator'] * F.mse_loss(picked, -ce)
         return losses
 
     def train_step(self, data: dict, optim_wrapper) -> dict[str, torch.Tensor]:
