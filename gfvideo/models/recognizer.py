@@ -93,6 +93,7 @@ class RunOutput:
     logits: list[torch.Tensor] = field(default_factory=list)
     step_rows: list[torch.Tensor] = field(default_factory=list)
     glance_maps: torch.Tensor | None = None     # [B, N, C, h, w], for the training losses
+    glance_pooled: torch.Tensor | None = None   # [B, N, C'], the glance features the aggregator reads
     init_state: torch.Tensor | None = None      # aggregator state after the glance
     step_states: list[torch.Tensor] = field(default_factory=list)   # the policy's inputs at each step:
     step_focused: list[torch.Tensor] = field(default_factory=list)  # state and focused-frame mask
@@ -225,7 +226,7 @@ class GlanceFocusRecognizer(BaseModel):
         final_logits = frames.new_zeros(b, self.num_classes)
         maps, pooled = self.glance(frames)
         state, logits = self.aggregator.init(pooled)
-        out.glance_maps, out.init_state = maps, state
+        out.glance_maps, out.glance_pooled, out.init_state = maps, pooled, state
         focused = torch.zeros(b, n, dtype=torch.bool, device=frames.device)
         cache: dict[int, torch.Tensor] = {}
         locator = locator or self.locator
@@ -292,8 +293,11 @@ class GlanceFocusRecognizer(BaseModel):
         classifier (on their mean feature), so the focus network learns to recognise what it
         sees wherever the patch lands (``loss_focus``). With ``loss_weights['locator'] > 0``,
         a :class:`LearnedLocator`'s score for the glance cell under each random patch
-        regresses onto that single patch's negative cross-entropy (``loss_locator``): high
-        where looking helped.
+        regresses onto the negative cross-entropy of the aggregator's prediction after one
+        focus step on that patch alone, from the glance's state (``loss_locator``): high
+        where looking helped the model itself. (A focus-only head's judgement of the single
+        patch can disagree with the model's: on the demo it taught one policy to avoid the
+        object.)
         """
         b, k = frames.shape[0], self.num_focus_frames
         ids = torch.arange(k, device=frames.device).expand(b, k)
@@ -301,9 +305,13 @@ class GlanceFocusRecognizer(BaseModel):
         features = self.focus(frames, ids, centers)                                # [B, K, C]
         losses = {'loss_focus': self.loss_weights['focus'] * F.cross_entropy(self.focus_head(features.mean(1)), labels)}
         if isinstance(self.policy, LearnedLocator) and self.loss_weights['locator'] > 0:
-            with torch.no_grad():  # how well each single patch told the class: its glance cell's target
-                ce = F.cross_entropy(self.focus_head(features).flatten(0, 1), labels.repeat_interleave(k),
-                                     reduction='none').view(b, k)
+            with torch.no_grad():  # how well the model tells the class after that one patch
+                state = out.init_state.detach().repeat_interleave(k, 0)              # [B*K, H]
+                glance = out.glance_pooled.detach().gather(
+                    1, ids[..., None].expand(-1, -1, out.glance_pooled.shape[-1]))    # [B, K, C']
+                _, logits = self.aggregator.step(state, glance.reshape(b * k, 1, -1),
+                                                 features.detach().reshape(b * k, 1, -1))
+                ce = F.cross_entropy(logits, labels.repeat_interleave(k), reduction='none').view(b, k)
             maps = out.glance_maps
             scores = self.policy.cell_scores(maps, out.init_state.detach(), ids)   # [B, K, h*w]
             cells = self.policy.cells_of(centers, maps.shape[-2:])
