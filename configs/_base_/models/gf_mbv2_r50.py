@@ -7,11 +7,7 @@ model = dict(
     type='GlanceFocusRecognizer', num_classes=174, num_frames=8, input_size=224,
     glance=dict(backbone='mobilenet_v2', size=96, pretrained=None),
     focus=dict(backbone='resnet50', patch=128, pretrained=None),
-    # a sharp soft-argmax; its cell scores also regress onto random patches' outcomes,
-    # which on the demo took the end-to-end policy from centre-like to above random
-    # patches (README, "The policy")
-    locator=dict(type='learned', hidden=256, temperature=0.1),
+    locator=dict(type='learned', hidden=256),
     frames_per_step=4,
     aggregator=dict(type='gru', hidden=1024),
-    random_patch_loss=True,
-    loss_weights=dict(locator=1.0))
+    random_patch_loss=True)
