@@ -17,6 +17,8 @@ returned :class:`Action` names the ``frames`` ``[B, K]`` to look at now and a pa
 - ``'learned'``: a score per frame from its pooled glance feature and the state; the K
   best-scoring frames not yet focused (Uni-AdaFocus: the focus budget goes to the frames
   judged most informative). Focused frames are masked out, so no frame is chosen twice.
+  The focus network's online shift across steps then links each step to the previously
+  chosen frames rather than to temporal neighbours.
 
 **Where** (patch centres): ``center``, ``random`` (the model's own generator), and the
 learned scorer: a 1x1-conv network over the chosen frame's glance map and the state gives
