@@ -28,6 +28,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument('--out', required=True, help='output folder')
     p.add_argument('--cfg-options', nargs='+', action=DictAction, default=None)
     args = p.parse_args(argv)
+    try:
+        import onnx  # noqa: F401  (torch's exporter needs it)
+    except ImportError:
+        print('error: ONNX export needs the onnx package: pip install onnx onnxruntime', file=sys.stderr)
+        return 1
     model, _, _ = load_model(args.config, args.checkpoint, device="cpu", cfg_options=args.cfg_options)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')  # tracer warnings about Python-side shape checks
