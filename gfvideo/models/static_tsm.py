@@ -45,7 +45,7 @@ class StaticTSM(BaseModel):
         if mode == 'predict':
             gflops = self.gflops()
             return merge_views([clip_result(data_samples, i // views, logits[i], 0, gflops, confidences=[
-                float(logits[i].float().softmax(-1).max())], looks=[]) for i in range(b)], views)
+                float(logits[i].detach().float().softmax(-1).max())], looks=[]) for i in range(b)], views)
         return logits
 
     def gflops(self) -> float:
