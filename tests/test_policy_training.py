@@ -9,11 +9,9 @@ import sys
 import pytest
 import torch
 
-from .conftest import ROOT, run_tool, tiny_options
+from .conftest import ROOT, TINY_GLANCE_FOCUS, TINY_NETWORKS as TINY, run_tool, tiny_options
 
 STAGES = [f'configs/demo/gf_ppo_stage{i}.py' for i in (1, 2, 3)]
-TINY = ['model.glance.size=32', 'model.glance.width=8', 'model.focus.patch=24', 'model.focus.width=8',
-        'model.aggregator.hidden=16']
 
 
 def state(path) -> dict:
@@ -32,7 +30,7 @@ def stage1(tiny_demo, tmp_path_factory):
 
 
 def test_stages_chain_through_load_from(tiny_demo, stage1, tmp_path):
-    opts = [*tiny_options(tiny_demo), *TINY, 'model.locator.hidden=8']
+    opts = [*tiny_options(tiny_demo), *TINY_GLANCE_FOCUS]
     s2, s3 = tmp_path / 's2', tmp_path / 's3'
     proc = run_tool('tools/train.py', STAGES[1], '--work-dir', str(s2), '--cfg-options', *opts,
                     f'load_from={stage1}')                      # a work dir: its newest checkpoint
@@ -72,7 +70,7 @@ def test_two_process_gloo_training(config, tiny_demo, stage1, tmp_path):
     extra = [f'load_from={stage1}'] if config == STAGES[1] else []
     cmd = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2', '--master_port=29517',
            'tools/train.py', config, '--launcher', 'pytorch', '--work-dir', str(work), '--cfg-options',
-           *tiny_options(tiny_demo, batch=2), *TINY, 'model.locator.hidden=8', *extra]
+           *tiny_options(tiny_demo, batch=2), *TINY_GLANCE_FOCUS, *extra]
     env = dict(os.environ, OMP_NUM_THREADS='1')
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -83,8 +81,8 @@ def test_two_process_gloo_training(config, tiny_demo, stage1, tmp_path):
 
     from gfvideo.registry import MODELS
     cfg = Config.fromfile(ROOT / config)
-    cfg.merge_from_dict({k: int(v) for k, v in (a.split('=') for a in TINY + ['model.locator.hidden=8',
-                                                                                'model.input_size=64'])})
+    options = [*TINY_GLANCE_FOCUS, 'model.input_size=64']
+    cfg.merge_from_dict({k: int(v) for k, v in (a.split('=') for a in options)})
     with DefaultScope.overwrite_default_scope('gfvideo'):
         model = MODELS.build(cfg.model)
     missing = model.load_state_dict(state(ckpt), strict=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from .conftest import ROOT, TINY_STATIC, run_tool, tiny_options
+from .conftest import ROOT, TINY_GLANCE_FOCUS, TINY_NETWORKS, TINY_STATIC, run_tool, tiny_options
 
 STATIC = 'configs/demo/tsm_static.py'
 
@@ -157,8 +157,6 @@ sys.argv = sys.argv[1:]
 runpy.run_path(sys.argv[0], run_name='__main__')
 '''
 
-PPO_TINY = ['model.glance.size=32', 'model.glance.width=8', 'model.focus.patch=24', 'model.focus.width=8',
-            'model.aggregator.hidden=16']
 
 
 def _final_weights(work) -> dict:
@@ -183,8 +181,8 @@ def test_sigkill_then_resume_auto_is_bit_identical(mode, workers, by_epoch, tiny
     else:  # the PPO stage, from a stage-1 checkpoint
         stage1 = tmp_path / 'stage1'
         run_tool('tools/train.py', 'configs/demo/gf_ppo_stage1.py', '--work-dir', str(stage1), '--cfg-options',
-                 *tiny_options(tiny_demo), *PPO_TINY)
-        config, extra = 'configs/demo/gf_ppo_stage2.py', [*PPO_TINY, 'model.locator.hidden=8', f'load_from={stage1}']
+                 *tiny_options(tiny_demo), *TINY_NETWORKS)
+        config, extra = 'configs/demo/gf_ppo_stage2.py', [*TINY_GLANCE_FOCUS, f'load_from={stage1}']
     straight, killed = tmp_path / 'straight', tmp_path / 'killed'
     run_tool('tools/train.py', config, '--work-dir', str(straight), '--cfg-options', *opts, *extra)
     killer = tmp_path / 'killer.py'
