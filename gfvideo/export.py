@@ -32,7 +32,6 @@ class BackboneExport(nn.Module):
 @dataclass
 class Exported:
     path: str
-    inputs: torch.Tensor       # an example input (batch 2), also used for the check
     max_abs_diff: float | None  # onnxruntime vs PyTorch on a fresh input; None without onnxruntime
 
 
@@ -43,7 +42,7 @@ def _export(module: nn.Module, example: torch.Tensor, path: str, input_name: str
     with torch.no_grad():
         torch.onnx.export(module, (example,), path, dynamo=False, opset_version=OPSET, input_names=[input_name],
                           output_names=output_names, dynamic_axes=axes)
-    return Exported(path, example, check(module, path, example.shape))
+    return Exported(path, check(module, path, example.shape))
 
 
 def check(module: nn.Module, path: str, shape: torch.Size) -> float | None:
