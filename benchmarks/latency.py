@@ -15,7 +15,13 @@ benchmark batch and the classifier's weights scaled up (x10), so that confidence
 over the clips as a trained model's do; otherwise they are equal to 7 digits and float
 jitter between runs decides the exits.
 
-Usage: ``python benchmarks/latency.py [--repeats 5] [--batches 1 16] [--devices cpu cuda] [--quick]``
+Both models run as an inference deployment would: conv weights channels-last, batch norm
+and activations folded into the convs and, on CPU, weights pre-packed for oneDNN
+(``gfvideo.models.fuse``; ``--no-fuse`` and ``--no-channels-last`` turn these off to show
+what they buy). The models are timed round-robin (``timed``) so that a drifting machine
+does not bias the ratios.
+
+Usage: ``python benchmarks/latency.py [--repeats 5] [--batches 1 16] [--devices cpu cuda] [--quick] [--no-fuse]``
 (``--quick``: tiny models at 64 px, a smoke run for CI).
 """
 from __future__ import annotations
@@ -24,6 +30,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -31,6 +38,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from gfvideo.compute.exits import fit_thresholds  # noqa: E402
 from gfvideo.models import GlanceFocusRecognizer, StaticTSM  # noqa: E402
+from gfvideo.models.fuse import fuse_for_inference  # noqa: E402
 from gfvideo.runtime import channels_last as to_channels_last, tune_malloc  # noqa: E402
 
 
@@ -69,48 +77,61 @@ def calibrate(model: torch.nn.Module, x: torch.Tensor) -> None:
     model.eval()
 
 
-def timed(fn, device: str, repeats: int, warmup: int = 2) -> float:
-    """Median seconds of ``fn()`` after ``warmup`` calls."""
-    times = []
+def timed(fns: dict[str, Callable[[], object]], device: str, repeats: int, warmup: int = 2) -> dict[str, float]:
+    """Median seconds of each ``fns[name]()`` after ``warmup`` calls, timed round-robin.
+
+    One call of every function per round: a machine that speeds up or slows down during
+    the run (shared or thermally throttled cores) shifts every model alike, not just the
+    one timed last.
+    """
+    times: dict[str, list[float]] = {name: [] for name in fns}
     for i in range(warmup + repeats):
-        if device == 'cuda':
-            torch.cuda.synchronize()
-        t = time.perf_counter()
-        fn()
-        if device == 'cuda':
-            torch.cuda.synchronize()
-        if i >= warmup:
-            times.append(time.perf_counter() - t)
-    return float(np.median(times))
+        for name, fn in fns.items():
+            if device == 'cuda':
+                torch.cuda.synchronize()
+            t = time.perf_counter()
+            fn()
+            if device == 'cuda':
+                torch.cuda.synchronize()
+            if i >= warmup:
+                times[name].append(time.perf_counter() - t)
+    return {name: float(np.median(ts)) for name, ts in times.items()}
 
 
 @torch.no_grad()
-def measure(device: str, batch: int, repeats: int, quick: bool, channels_last: bool) -> list[dict]:
+def measure(device: str, batch: int, repeats: int, quick: bool, channels_last: bool, fuse: bool) -> list[dict]:
     static, gf, size = models(quick)
-    layout = to_channels_last if channels_last else (lambda m: m)
     g = torch.Generator().manual_seed(0)
     # noise plus a per-clip colour cast, so clips differ after the glance's downsampling
     x = (torch.randn(batch, 8, 3, size, size, generator=g) + 2 * torch.randn(batch, 1, 3, 1, 1, generator=g)).to(device)
-    rows = []
-    static = layout(static.to(device))
+
+    def prepare(model: torch.nn.Module, example: Callable[[], object]) -> None:
+        if channels_last:
+            to_channels_last(model)
+        if fuse:
+            fuse_for_inference(model, example)
+
+    static = static.to(device)
     base_gflops = static.gflops()
-    base = timed(lambda: static(x), device, repeats) / batch
-    rows.append(dict(model='static TSM-R50 8x' + str(size), exits='-', gflops=base_gflops, ms=base * 1e3))
+    prepare(static, lambda: static(x))
+    rows = [dict(model='static TSM-R50 8x' + str(size), exits='-', gflops=base_gflops, fn=lambda: static(x))]
     for patch, model in gf.items():
-        model = layout(model.to(device))
+        model = model.to(device)
         calibrate(model, x)
         costs = model.exit_costs()
+        prepare(model, lambda: model.run(x))
         name = f'glance-focus p{patch}'
-        t = timed(lambda: model.run(x), device, repeats) / batch
-        rows.append(dict(model=name, exits='none', gflops=costs[-1], ms=t * 1e3))
+        rows.append(dict(model=name, exits='none', gflops=costs[-1], fn=lambda m=model: m.run(x)))
         out = model.run(x)
         confidences = torch.stack([l.float().softmax(-1).amax(-1) for l in out.logits], 1).cpu().numpy()
         for share in (0.75, 0.5):  # budgets: 75% and 50% of the no-exit cost
             plan = fit_thresholds(confidences, costs, share * costs[-1])
             exits = model.run(x, plan.thresholds).exit_index.cpu().numpy()
-            t = timed(lambda: model.run(x, plan.thresholds), device, repeats) / batch
             rows.append(dict(model=name, exits=f'budget {share:.0%}', gflops=float(np.mean(np.asarray(costs)[exits])),
-                             ms=t * 1e3))
+                             fn=lambda m=model, th=plan.thresholds: m.run(x, th)))
+    seconds = timed({i: r.pop('fn') for i, r in enumerate(rows)}, device, repeats)
+    for i, r in enumerate(rows):
+        r['ms'] = seconds[i] / batch * 1e3
     for r in rows:
         r.update(device=device, batch=batch, time_ratio=r['ms'] / rows[0]['ms'],
                  flops_ratio=r['gflops'] / base_gflops)
@@ -124,6 +145,8 @@ def main() -> None:
     p.add_argument('--batches', type=int, nargs='+', default=None, help='CPU batch sizes (default 1 16)')
     p.add_argument('--quick', action='store_true', help='tiny models, 2 repeats: a smoke run')
     p.add_argument('--no-channels-last', action='store_true', help='keep the default memory layout')
+    p.add_argument('--no-fuse', action='store_true',
+                   help='run the models as trained (no batch-norm folding or weight pre-packing)')
     p.add_argument('--devices', nargs='+', default=['cpu', 'cuda'], choices=['cpu', 'cuda'],
                    help='cuda runs only where a GPU is present')
     args = p.parse_args()
@@ -139,7 +162,7 @@ def main() -> None:
     print('| device | batch | model | exits | GFLOPs/clip | ms/clip | time ratio | FLOPs ratio | time/FLOPs |')
     print('|---|---|---|---|---|---|---|---|---|')
     for device, batch in runs:
-        for r in measure(device, batch, repeats, args.quick, not args.no_channels_last):
+        for r in measure(device, batch, repeats, args.quick, not args.no_channels_last, not args.no_fuse):
             print(f"| {device} | {batch} | {r['model']} | {r['exits']} | {r['gflops']:.3f} | {r['ms']:.1f} | "
                   f"{r['time_ratio']:.3f} | {r['flops_ratio']:.3f} | {r['yardstick']:.2f} |", flush=True)
 

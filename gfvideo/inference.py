@@ -20,10 +20,12 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
+from .compute.costs import model_exit_costs
 from .data.annotations import _sthv2_classes, load_class_names
 from .data.decoding import read_clip
 from .data.sampling import clip_rng, segment_indices
 from .data.transforms import FormatShape, build_pipeline
+from .models.fuse import fuse_for_inference
 from .registry import MODELS
 
 __all__ = ['InferenceError', 'Clip', 'default_device', 'load_model', 'load_clip', 'predict_clip',
@@ -67,11 +69,14 @@ def _class_names(checkpoint: dict, cfg: Config, num_classes: int) -> list[str]:
 
 
 def load_model(config: str, checkpoint: str, device: str | None = None,
-               cfg_options: dict | None = None) -> tuple[torch.nn.Module, Config, list[str]]:
+               cfg_options: dict | None = None, fuse: bool = True) -> tuple[torch.nn.Module, Config, list[str]]:
     """Build the config's model, load the checkpoint's weights, move it to ``device`` in eval mode.
 
     Returns ``(model, cfg, class_names)``. The model's GFLOPs are counted here, once, so
-    that the timing of :func:`infer_video` covers decoding and the model only.
+    that the timing of :func:`infer_video` covers decoding and the model only. ``fuse``
+    folds batch norms into the convs and pre-packs CPU weights for one clip
+    (:func:`gfvideo.models.fuse.fuse_for_inference`): same predictions to float rounding,
+    faster.
     """
     import gfvideo.data  # noqa: F401  (registers the transforms the pipeline names)
     import gfvideo.models  # noqa: F401  (registers the models)
@@ -94,10 +99,11 @@ def load_model(config: str, checkpoint: str, device: str | None = None,
     except RuntimeError as exc:
         raise InferenceError(f'{checkpoint} does not fit {config}: {" ".join(str(exc).split())[:300]}') from exc
     model.to(device).eval()
-    if hasattr(model, 'exit_costs'):
-        model.exit_costs()
-    elif hasattr(model, 'gflops'):
-        model.gflops()
+    model_exit_costs(model)
+    if fuse:
+        s = model.input_size
+        clip = torch.zeros(1, model.num_frames, 3, s, s, device=device)
+        fuse_for_inference(model, lambda: model(clip))
     return model, cfg, _class_names(ckpt, cfg, model.num_classes)
 
 

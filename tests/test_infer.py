@@ -20,6 +20,7 @@ from gfvideo.data.encoding import write_video
 from gfvideo.data.sampling import segment_indices
 from gfvideo.engine.runner import DictAction
 from gfvideo.inference import _class_names, infer_video, load_clip, load_model
+from gfvideo.models.fuse import FusedConv2d
 
 from .conftest import ROOT, run_tool, tiny_options
 
@@ -185,3 +186,21 @@ def test_latency_benchmark_quick_runs():
     rows = [line for line in proc.stdout.splitlines() if line.startswith('| cpu')]
     assert len(rows) == 2 * (1 + 3 * 3)                    # 2 batches x (static + 3 patches x 3 exit settings)
     assert all(float(r.split('|')[6]) > 0 for r in rows)   # ms per clip
+
+
+def test_fused_model_predicts_what_the_trained_model_predicts(gf_model, tiny_demo, trained):
+    """load_model fuses by default (batch norm folded, CPU weights pre-packed): same answer."""
+    model, cfg, names = gf_model
+    config, ckpt, extra = trained['gf']
+    plain, _, _ = load_model(config, ckpt, 'cpu', as_cfg_options(tiny_options(tiny_demo) + extra), fuse=False)
+    assert any(isinstance(m, FusedConv2d) for m in model.modules())
+    assert not any(isinstance(m, FusedConv2d) for m in plain.modules())
+    video = first_video(tiny_demo)
+    fused_result, plain_result = infer_video(model, cfg, video, None, names), infer_video(plain, cfg, video, None, names)
+    assert [t['class'] for t in fused_result['top5']] == [t['class'] for t in plain_result['top5']]
+    assert [t['probability'] for t in fused_result['top5']] == pytest.approx(
+        [t['probability'] for t in plain_result['top5']], abs=1e-4)
+    assert fused_result['gflops'] == plain_result['gflops']
+    for a, b in zip(fused_result['looks'], plain_result['looks'], strict=True):
+        assert a['frames'] == b['frames']
+        assert np.allclose(a['boxes'], b['boxes'], atol=0.02)

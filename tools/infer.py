@@ -30,6 +30,8 @@ def parse_args() -> argparse.Namespace:
                    'the nearest budget (mean GFLOPs per clip; CHECKPOINT.exits.json); default: no early exit')
     p.add_argument('--device', choices=['cpu', 'cuda'], help=f'default: {default_device()} (cuda if available)')
     p.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config keys')
+    p.add_argument('--no-fuse', action='store_true',
+                   help='run the model as trained, without folding batch norms into the convs')
     return p.parse_args()
 
 
@@ -42,7 +44,8 @@ def main() -> int:
             budget = thresholds = None
             if args.budget is not None:
                 budget, thresholds = load_thresholds(args.checkpoint, args.budget)
-            model, cfg, names = load_model(args.config, args.checkpoint, args.device, args.cfg_options)
+            model, cfg, names = load_model(args.config, args.checkpoint, args.device, args.cfg_options,
+                                           fuse=not args.no_fuse)
             result, clip = analyse_video(model, cfg, args.video, thresholds, names)
             result['budget'] = budget
             if args.out:

@@ -66,3 +66,8 @@ def static_tsm_cost(model) -> float:
     s = model.input_size
     frames = torch.zeros(1, model.num_frames, 3, s, s, device=_device(model))
     return count_gflops(model, (frames,))
+
+
+def model_exit_costs(model: nn.Module) -> list[float]:
+    """GFLOPs per clip at each exit of a recognizer (a static model has one exit); counted once and cached."""
+    return model.exit_costs() if hasattr(model, 'exit_costs') else [model.gflops()]

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from ..compute.costs import model_exit_costs
 from ..models.crop import patch_boxes
 
 
@@ -66,7 +67,7 @@ def collect(model, dataloader, progress: bool = True) -> ClipTable:
         ids += list(samples['clip_ids'])
         frame_inds += samples['frame_inds'].tolist()
         indices += samples['indices'].tolist()
-    costs = model.exit_costs() if hasattr(model, 'exit_costs') else [model.gflops()]
+    costs = model_exit_costs(model)
     return ClipTable(clip_ids=ids, labels=torch.cat(labels).numpy(), confidences=torch.cat(conf).numpy(),
                      predictions=torch.cat(pred).numpy(), top5=torch.cat(top5).numpy(),
                      exit_costs=list(costs), looks=looks, frame_inds=frame_inds, indices=indices)
