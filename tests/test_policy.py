@@ -116,6 +116,21 @@ def test_end_to_end_gradients_reach_the_policy_frames_and_centres():
         assert p.grad is not None and p.grad.abs().sum() > 0
 
 
+def test_crop_grad_scale_keeps_the_centres_and_scales_the_crops_gradient():
+    """``crop_grad_scale=0``: same patches, but the exits' loss no longer moves the centres."""
+    x, labels = clips(4), torch.tensor([0, 1, 2, 3])
+    centres, grads = {}, {}
+    for scale in (1.0, 0.0):
+        model = tiny(locator=dict(type='learned', hidden=16, crop_grad_scale=scale)).train()
+        out = model.run(x)
+        centres[scale] = torch.cat([a.centers for a in out.actions])
+        torch.nn.functional.cross_entropy(out.logits[-1], labels).backward()
+        grads[scale] = model.policy.score.weight.grad
+    assert torch.equal(centres[1.0], centres[0.0])
+    assert grads[1.0].abs().sum() > 0
+    assert grads[0.0] is None or grads[0.0].abs().sum() == 0
+
+
 @pytest.mark.parametrize('cfg', LOCATORS[2:], ids=_id)
 def test_test_time_actions_are_deterministic(cfg):
     frozen = ['glance', 'focus', 'aggregator'] if cfg['type'] == 'ppo' else []

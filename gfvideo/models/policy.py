@@ -27,9 +27,11 @@ a score per glance cell; the softmax-weighted mean of the cell centres is the pa
 **How it learns** (the ``type`` key):
 
 - ``'learned'`` (end to end, AdaFocusV2): the soft-argmax centre is differentiable through
-  :func:`gfvideo.models.crop.differentiable_crop`; learned frames are drawn by Gumbel
-  top-k in training with a straight-through weight (``Action.frame_weights``: 1 in the
-  forward pass, the gradient of the frames' softmax in the backward pass).
+  :func:`gfvideo.models.crop.differentiable_crop` (``crop_grad_scale`` scales that
+  gradient), and the recognizer can regress the cell scores onto random patches'
+  outcomes; learned frames are drawn by Gumbel top-k in training with a straight-through
+  weight (``Action.frame_weights``: 1 in the forward pass, the gradient of the frames'
+  softmax in the backward pass).
 - ``'ppo'`` (reinforcement learning, GFNet): the same networks are the actor. Centres are
   Gaussian around the soft-argmax (``std``), frames a categorical over the unfocused
   frames drawn without replacement; the log-probability is the sum of both. A critic
@@ -141,17 +143,23 @@ class LearnedLocator(Locator):
     The glance features are detached (as in AdaFocusV2), so the policy's loss does not
     pull on the glance network.
 
-    Signals that train the cell scores end to end: the gradient through the differentiable
-    crop, and (with the recognizer's ``random_patch_loss`` and ``loss_weights['locator']``)
-    a regression of the score of the cell under each random patch onto how well the focus
-    network recognised the clip from that patch (its negative cross-entropy).
+    Signals that train the cell scores by gradient descent: the gradient through the
+    differentiable crop (scaled by ``crop_grad_scale``), and (with the recognizer's
+    ``random_patch_loss`` and ``loss_weights['locator']``) a regression of the score of the
+    cell under each random patch onto how well the model told the class after looking
+    there (its negative cross-entropy). ``crop_grad_scale`` leaves the centres as they are
+    and scales only the gradient they receive: 1 is AdaFocusV2's signal; 0 leaves the
+    centres to the regression. On the demo the crop's gradient pulled the score maps away
+    from the object even at 0.1 (benchmarks/policy_ablation.py, README), so the demo's
+    end-to-end configs use 0.
     """
 
     end_to_end = True
 
     def __init__(self, glance_channels: int, state_channels: int, patch_fraction: float,
                  hidden: int = 64, detach_glance: bool = True, temperature: float = 1.0,
-                 frames: str = 'fixed', generator: torch.Generator | None = None) -> None:
+                 frames: str = 'fixed', crop_grad_scale: float = 1.0,
+                 generator: torch.Generator | None = None) -> None:
         nn.Module.__init__(self)
         if not 0 < patch_fraction < 1:
             raise ValueError(f'patch_fraction (patch / frame size) must be in (0, 1), got {patch_fraction}')
@@ -160,6 +168,7 @@ class LearnedLocator(Locator):
         self.patch_fraction = patch_fraction
         self.detach_glance = detach_glance
         self.temperature = temperature
+        self.crop_grad_scale = crop_grad_scale
         self.frames = frames
         self.generator = generator
         self.feature_in = nn.Conv2d(glance_channels, hidden, 1)
@@ -207,7 +216,10 @@ class LearnedLocator(Locator):
 
     def locate(self, glance_maps, state, frames):
         scores = self.cell_scores(glance_maps, state, frames)
-        return self.soft_argmax(scores, glance_maps.shape[-2:]).clamp(0, 1)
+        centers = self.soft_argmax(scores, glance_maps.shape[-2:]).clamp(0, 1)
+        if self.crop_grad_scale != 1.0:  # same centres; the crop's gradient into them scaled
+            centers = self.crop_grad_scale * centers + (1 - self.crop_grad_scale) * centers.detach()
+        return centers
 
     def forward(self, glance_maps: torch.Tensor, state: torch.Tensor, focused: torch.Tensor,
                 frames_per_step: int) -> Action:

@@ -137,7 +137,7 @@ class GlanceFocusRecognizer(BaseModel):
     def __init__(self, num_classes: int, num_frames: int, input_size: int, glance: dict, focus: dict,
                  locator: dict | None = None, num_focus_frames: int | None = None,
                  frames_per_step: int | None = None, aggregator: dict | None = None,
-                 loss_weights: dict | None = None, random_patch_loss: bool = False, locator_candidates: int = 1,
+                 loss_weights: dict | None = None, random_patch_loss: bool = False,
                  exit_thresholds: list[float] | None = None, frozen: Sequence[str] = (),
                  ppo: dict | None = None, seed: int = 0, data_preprocessor: dict | None = None, init_cfg: dict | None = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor or dict(type='gfvideo.VideoDataPreprocessor'),
@@ -162,9 +162,6 @@ class GlanceFocusRecognizer(BaseModel):
         self.focus_head = nn.Linear(fc, num_classes)
         self.loss_weights = {'exits': 1.0, 'focus': 1.0, 'locator': 0.0, **(loss_weights or {})}
         self.random_patch_loss = random_patch_loss
-        if locator_candidates < 1:
-            raise ValueError(f'locator_candidates must be at least 1, got {locator_candidates}')
-        self.locator_candidates = locator_candidates
         self.exit_thresholds = exit_thresholds
         self._costs: dict[str, float] | None = None
         # Checkpoints keep plain names when MMSeparateDistributedDataParallel wraps children.
@@ -294,42 +291,32 @@ class GlanceFocusRecognizer(BaseModel):
 
         Random patches on every focus frame go through the focus network and the focus-only
         classifier (on their mean feature), so the focus network learns to recognise what it
-        sees wherever the patch lands (``loss_focus``).
-
-        With ``loss_weights['locator'] > 0`` a :class:`LearnedLocator` also learns from
-        ``locator_candidates`` random patches per frame: each is scored by how well the
-        model itself tells the class after one focus step on that patch alone, from the
-        glance's state (the true class's probability at the next exit). The locator's scores
-        for the glance cells under the candidates are trained, by cross-entropy, towards
-        those probabilities normalised over the frame's candidates: it learns to rank places
-        within a frame, and the clip's overall difficulty cancels out. (One candidate:
-        the score regresses onto the negative cross-entropy instead.)
+        sees wherever the patch lands (``loss_focus``). With ``loss_weights['locator'] > 0``,
+        a :class:`LearnedLocator`'s score for the glance cell under each random patch
+        regresses onto the negative cross-entropy of the aggregator's prediction after one
+        focus step on that patch alone, from the glance's state (``loss_locator``): high
+        where looking helped the model itself. (A focus-only head's judgement of the single
+        patch can disagree with the model's: on the demo it taught one policy to avoid the
+        object.)
         """
-        b, k, m = frames.shape[0], self.num_focus_frames, self.locator_candidates
+        b, k = frames.shape[0], self.num_focus_frames
         ids = torch.arange(k, device=frames.device).expand(b, k)
-        centers = torch.rand((m, b, k, 2), generator=self.generator).to(frames)
-        features = self.focus(frames, ids, centers[0])                             # [B, K, C]
+        centers = torch.rand((b, k, 2), generator=self.generator).to(frames)
+        features = self.focus(frames, ids, centers)                                # [B, K, C]
         losses = {'loss_focus': self.loss_weights['focus'] * F.cross_entropy(self.focus_head(features.mean(1)), labels)}
         if isinstance(self.policy, LearnedLocator) and self.loss_weights['locator'] > 0:
-            with torch.no_grad():  # how well the model tells the class after each candidate patch
+            with torch.no_grad():  # how well the model tells the class after that one patch
                 state = out.init_state.detach().repeat_interleave(k, 0)              # [B*K, H]
                 glance = out.glance_pooled.detach().gather(
-                    1, ids[..., None].expand(-1, -1, out.glance_pooled.shape[-1])).reshape(b * k, 1, -1)
-                ce = []
-                for j in range(m):
-                    seen = features if j == 0 else self.focus(frames, ids, centers[j])
-                    _, logits = self.aggregator.step(state, glance, seen.detach().reshape(b * k, 1, -1))
-                    ce.append(F.cross_entropy(logits, labels.repeat_interleave(k), reduction='none').view(b, k))
-                ce = torch.stack(ce, -1)                                           # [B, K, M]
+                    1, ids[..., None].expand(-1, -1, out.glance_pooled.shape[-1]))    # [B, K, C']
+                _, logits = self.aggregator.step(state, glance.reshape(b * k, 1, -1),
+                                                 features.detach().reshape(b * k, 1, -1))
+                ce = F.cross_entropy(logits, labels.repeat_interleave(k), reduction='none').view(b, k)
             maps = out.glance_maps
             scores = self.policy.cell_scores(maps, out.init_state.detach(), ids)   # [B, K, h*w]
-            cells = self.policy.cells_of(centers.permute(1, 2, 0, 3), maps.shape[-2:])   # [B, K, M]
-            picked = scores.gather(-1, cells)
-            if m == 1:
-                loss = F.mse_loss(picked, -ce)
-            else:
-                loss = -((-ce).softmax(-1) * picked.log_softmax(-1)).sum(-1).mean()
-            losses['loss_locator'] = self.loss_weights['locator'] * loss
+            cells = self.policy.cells_of(centers, maps.shape[-2:])
+            picked = scores.gather(-1, cells[..., None]).squeeze(-1)
+            losses['loss_locator'] = self.loss_weights['locator'] * F.mse_loss(picked, -ce)
         return losses
 
     def train_step(self, data: dict, optim_wrapper) -> dict[str, torch.Tensor]:
