@@ -1,4 +1,4 @@
-# The end-to-end policy (soft-argmax centres through the differentiable crop) trained alone
+# The end-to-end policy (soft-argmax centres, learned by gradient descent) trained alone
 # on stage 1's frozen networks: the end-to-end counterpart of gf_ppo_stage2.py, so the two
 # training modes can be compared on the same backbones (benchmarks/policy_ablation.py).
 _base_ = ['./gf_ppo_stage1.py']
