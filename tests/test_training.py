@@ -25,6 +25,12 @@ def test_train_then_test_cli(tiny_demo, trained, tmp_path):
     metrics = json.loads(out.read_text())
     assert 0 <= metrics['top1'] <= 100 and metrics['gflops'] > 0
     assert 'gflops=' in proc.stdout
+    fused_out = tmp_path / 'fused.json'  # --fuse: the same predictions and costs, from the fused model
+    proc = run_tool('tools/test.py', config, ckpt, '--fuse', '--work-dir', str(tmp_path / 'fused'),
+                    '--out', str(fused_out), '--cfg-options', *tiny_options(tiny_demo), *extra)
+    assert 'testing the model fused for inference' in proc.stdout + proc.stderr
+    fused = json.loads(fused_out.read_text())
+    assert fused['top1'] == metrics['top1'] and fused['gflops'] == pytest.approx(metrics['gflops'])
 
 
 @pytest.mark.parametrize('workers', [0, 2])

@@ -24,6 +24,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument('--out', help='also write the metrics to this JSON file')
     p.add_argument('--budget', type=float, help='early exit at this mean GFLOPs per clip, with the thresholds '
                    'tools/report.py fitted for it (CHECKPOINT.exits.json); the nearest fitted budget is used')
+    p.add_argument('--fuse', action='store_true',
+                   help='fold batch norms into the convs and pre-pack CPU weights first (faster, same '
+                        'predictions to float rounding)')
     p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
     p.add_argument('--local_rank', '--local-rank', type=int, default=0, help=argparse.SUPPRESS)
     return p.parse_args()
@@ -45,6 +48,8 @@ def main() -> None:
         except (FileNotFoundError, ValueError) as exc:
             sys.exit(str(exc))
         print(f'early exit at budget {budget:.4g} GFLOPs: thresholds {cfg.model.exit_thresholds}')
+    if args.fuse:
+        cfg.custom_hooks = [*cfg.get('custom_hooks', []), dict(type='FuseForInferenceHook')]
     metrics = build_runner(cfg).test()
     print(' '.join(f'{k}={v:.4g}' if isinstance(v, float) else f'{k}={v}' for k, v in metrics.items()))
     if args.out:

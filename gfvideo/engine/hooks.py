@@ -1,4 +1,4 @@
-"""Hooks that make training resumable bit for bit."""
+"""Hooks: bit-for-bit resumable training, skipped-video counts, inference fusion for testing."""
 from __future__ import annotations
 
 import random
@@ -7,8 +7,10 @@ from collections import Counter
 import numpy as np
 import torch
 from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
 
 from ..registry import HOOKS
+from ..models.fuse import fuse_for_inference
 from .checkpoint import plain_message_hub, restore_message_hub
 
 
@@ -124,3 +126,21 @@ class SkippedVideoHook(Hook):
     def after_run(self, runner) -> None:
         runner.logger.info(f'undecodable videos skipped during training: {len(self.total)} files, '
                            f'{sum(self.total.values())} clips replaced')
+
+
+@HOOKS.register_module()
+class FuseForInferenceHook(Hook):
+    """``tools/test.py --fuse``: test the model fused for inference (``gfvideo.models.fuse``).
+
+    Before the first test batch the model is put in eval mode and fused, with that batch as
+    the example (the packed CPU weights are laid out for its shapes). Testing never writes
+    a checkpoint, so the fused model stays in memory only.
+    """
+
+    def before_test_iter(self, runner, batch_idx: int, data_batch=None) -> None:
+        if batch_idx != 0:
+            return
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        model.eval()
+        fuse_for_inference(model, lambda: model.test_step(data_batch))
+        runner.logger.info('testing the model fused for inference (batch norm folded into the convs)')

@@ -146,6 +146,10 @@ def _foldable(conv: nn.Module) -> bool:
     return isinstance(conv, nn.Conv2d) and conv.padding_mode == 'zeros' and not isinstance(conv.padding, str)
 
 
+def _has_statistics(bn: nn.Module | None) -> bool:
+    return isinstance(bn, nn.BatchNorm2d) and bn.running_mean is not None
+
+
 def _fuse_children(module: nn.Module, sizes: dict[nn.Module, list[int]]) -> None:
     """Conv -> BN (-> activation) runs among ``module``'s direct children, and ``convN`` / ``bnN`` pairs."""
     items = list(module._modules.items())
@@ -153,10 +157,10 @@ def _fuse_children(module: nn.Module, sizes: dict[nn.Module, list[int]]) -> None
         if not _foldable(child):
             continue
         in_sequence = isinstance(module, nn.Sequential)
-        if in_sequence and i + 1 < len(items) and isinstance(items[i + 1][1], nn.BatchNorm2d):
+        if in_sequence and i + 1 < len(items) and _has_statistics(items[i + 1][1]):
             bn_name = items[i + 1][0]
             act_name = items[i + 2][0] if i + 2 < len(items) and type(items[i + 2][1]) in _POST_OPS else None
-        elif name.startswith('conv') and isinstance(module._modules.get('bn' + name[4:]), nn.BatchNorm2d):
+        elif name.startswith('conv') and _has_statistics(module._modules.get('bn' + name[4:])):
             bn_name, act_name = 'bn' + name[4:], None  # the activation is applied in forward: leave it
         else:
             continue
@@ -182,7 +186,8 @@ def fuse_for_inference(model: nn.Module, example: Callable[[], object] | None = 
     sizes = _conv_input_sizes(model, example) if example is not None else {}
     for module in list(model.modules()):
         for name, child in module.named_children():
-            if isinstance(child, (BasicBlock, Bottleneck)):
+            if isinstance(child, (BasicBlock, Bottleneck)) and all(
+                    _has_statistics(bn) for key, bn in child.named_children() if key.startswith('bn')):
                 module._modules[name] = FusedResNetBlock(child, sizes)
     for module in list(model.modules()):
         _fuse_children(module, sizes)
