@@ -10,8 +10,8 @@ batch 1 and 16; CUDA at batch 1 and 64 when a GPU is present.
 Exits: thresholds fitted (MSDNet procedure, ``gfvideo.compute.exits``) on the benchmark
 batch's own confidences so that the mean cost meets the budget; the timed run then really
 exits (rows leave the batch), and the GFLOPs column is the mean over the clips that ran.
-The models are randomly initialised: their batch-norm statistics are set from the
-benchmark batch and the classifier's weights scaled up (x10), so that confidences spread
+The models are randomly initialised: the glance-and-focus models' batch-norm statistics
+are set from the benchmark batch and the classifier's weights scaled up (x10), so that confidences spread
 over the clips as a trained model's do; otherwise they are equal to 7 digits and float
 jitter between runs decides the exits.
 
@@ -30,7 +30,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Hashable
 
 import numpy as np
 import torch
@@ -77,14 +77,15 @@ def calibrate(model: torch.nn.Module, x: torch.Tensor) -> None:
     model.eval()
 
 
-def timed(fns: dict[str, Callable[[], object]], device: str, repeats: int, warmup: int = 2) -> dict[str, float]:
+def timed(fns: dict[Hashable, Callable[[], object]], device: str, repeats: int,
+          warmup: int = 2) -> dict[Hashable, float]:
     """Median seconds of each ``fns[name]()`` after ``warmup`` calls, timed round-robin.
 
     One call of every function per round: a machine that speeds up or slows down during
     the run (shared or thermally throttled cores) shifts every model alike, not just the
     one timed last.
     """
-    times: dict[str, list[float]] = {name: [] for name in fns}
+    times: dict[Hashable, list[float]] = {name: [] for name in fns}
     for i in range(warmup + repeats):
         for name, fn in fns.items():
             if device == 'cuda':
@@ -144,7 +145,8 @@ def main() -> None:
     p.add_argument('--repeats', type=int, default=5)
     p.add_argument('--batches', type=int, nargs='+', default=None, help='CPU batch sizes (default 1 16)')
     p.add_argument('--quick', action='store_true', help='tiny models, 2 repeats: a smoke run')
-    p.add_argument('--no-channels-last', action='store_true', help='keep the default memory layout')
+    p.add_argument('--no-channels-last', action='store_true',
+                   help='keep the default memory layout (fused convs run channels-last anyway: use with --no-fuse)')
     p.add_argument('--no-fuse', action='store_true',
                    help='run the models as trained (no batch-norm folding or weight pre-packing)')
     p.add_argument('--devices', nargs='+', default=['cpu', 'cuda'], choices=['cpu', 'cuda'],

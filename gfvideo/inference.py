@@ -69,14 +69,14 @@ def _class_names(checkpoint: dict, cfg: Config, num_classes: int) -> list[str]:
 
 
 def load_model(config: str, checkpoint: str, device: str | None = None,
-               cfg_options: dict | None = None, fuse: bool = True) -> tuple[torch.nn.Module, Config, list[str]]:
+               cfg_options: dict | None = None, fuse: bool = False) -> tuple[torch.nn.Module, Config, list[str]]:
     """Build the config's model, load the checkpoint's weights, move it to ``device`` in eval mode.
 
     Returns ``(model, cfg, class_names)``. The model's GFLOPs are counted here, once, so
     that the timing of :func:`infer_video` covers decoding and the model only. ``fuse``
     folds batch norms into the convs and pre-packs CPU weights for one clip
     (:func:`gfvideo.models.fuse.fuse_for_inference`): same predictions to float rounding,
-    faster.
+    faster, but inference only (``tools/infer.py`` does it by default).
     """
     import gfvideo.data  # noqa: F401  (registers the transforms the pipeline names)
     import gfvideo.models  # noqa: F401  (registers the models)

@@ -91,4 +91,24 @@ def test_fused_conv_keeps_gradients_off_and_refuses_training_mode():
     x = torch.randn(2, 3, 8, 8, requires_grad=True)
     y = conv(x)  # an input that needs gradients takes the plain conv, which autograd follows
     y.sum().backward()
-    assert x.grad is not None and not any(p.requires_grad for p in conv.parameters())
+    assert x.grad is not None
+    assert list(conv.parameters()) == [] and not conv.weight.requires_grad  # folded weights are buffers
+    with pytest.raises(RuntimeError, match='load the checkpoint into the unfused model'):
+        conv.load_state_dict(conv.state_dict())
+    with pytest.raises(ValueError, match='activation'):
+        FusedConv2d(nn.Conv2d(3, 4, 3), activation=nn.GELU())
+
+
+def test_fusing_leaves_random_patches_as_they_were():
+    """The example run must not consume the model's generator (a random locator draws from it)."""
+    model = GlanceFocusRecognizer(
+        num_classes=5, num_frames=4, input_size=64, glance=dict(backbone='resnet18', size=32, width=8),
+        focus=dict(backbone='resnet18', patch=24, width=8), locator=dict(type='random'), frames_per_step=2,
+        aggregator=dict(hidden=16)).eval()
+    x = torch.randn(2, 4, 3, 64, 64)
+    plain = copy.deepcopy(model)
+    fuse_for_inference(model, lambda: model.run(x))
+    with torch.no_grad():
+        want, got = plain.run(x), model.run(x)
+    assert torch.equal(torch.cat([a.centers for a in want.actions]), torch.cat([a.centers for a in got.actions]))
+    assert torch.allclose(want.logits[-1], got.logits[-1], atol=1e-4)

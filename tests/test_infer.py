@@ -189,10 +189,10 @@ def test_latency_benchmark_quick_runs():
 
 
 def test_fused_model_predicts_what_the_trained_model_predicts(gf_model, tiny_demo, trained):
-    """load_model fuses by default (batch norm folded, CPU weights pre-packed): same answer."""
-    model, cfg, names = gf_model
+    """load_model(fuse=True), what tools/infer.py does (batch norm folded, CPU weights pre-packed): same answer."""
+    plain, cfg, names = gf_model
     config, ckpt, extra = trained['gf']
-    plain, _, _ = load_model(config, ckpt, 'cpu', as_cfg_options(tiny_options(tiny_demo) + extra), fuse=False)
+    model, _, _ = load_model(config, ckpt, 'cpu', as_cfg_options(tiny_options(tiny_demo) + extra), fuse=True)
     assert any(isinstance(m, FusedConv2d) for m in model.modules())
     assert not any(isinstance(m, FusedConv2d) for m in plain.modules())
     video = first_video(tiny_demo)

@@ -33,8 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         print('error: ONNX export needs the onnx package: pip install onnx onnxruntime', file=sys.stderr)
         return 1
-    model, _, _ = load_model(args.config, args.checkpoint, device="cpu", cfg_options=args.cfg_options,
-                             fuse=False)
+    model, _, _ = load_model(args.config, args.checkpoint, device="cpu", cfg_options=args.cfg_options)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')  # tracer warnings about Python-side shape checks
         exported = export_model(model, args.out)

@@ -8,9 +8,10 @@ import numpy as np
 import torch
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
+from mmengine.runner import Runner
 
-from ..registry import HOOKS
 from ..models.fuse import fuse_for_inference
+from ..registry import HOOKS
 from .checkpoint import plain_message_hub, restore_message_hub
 
 
@@ -133,11 +134,12 @@ class FuseForInferenceHook(Hook):
     """``tools/test.py --fuse``: test the model fused for inference (``gfvideo.models.fuse``).
 
     Before the first test batch the model is put in eval mode and fused, with that batch as
-    the example (the packed CPU weights are laid out for its shapes). Testing never writes
-    a checkpoint, so the fused model stays in memory only.
+    the example (the packed CPU weights are laid out for its shapes; the batch runs once
+    more for the example, and random generators are restored after it). Testing never
+    writes a checkpoint, so the fused model stays in memory only.
     """
 
-    def before_test_iter(self, runner, batch_idx: int, data_batch=None) -> None:
+    def before_test_iter(self, runner: Runner, batch_idx: int, data_batch: dict | None = None) -> None:
         if batch_idx != 0:
             return
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model

@@ -16,10 +16,14 @@ Where it applies: conv -> batch norm (-> activation) in an ``nn.Sequential`` (to
 ``Conv2dNormActivation`` and the MobileNet / EfficientNet blocks made of it, ResNet
 downsample branches), ``convN`` / ``bnN`` attribute pairs (ResNet stems), and torchvision
 ``BasicBlock`` / ``Bottleneck`` (gfvideo's shift blocks included). Outputs match the
-unfused model to float rounding (about 1e-5).
+unfused model to float rounding (within 1e-4; 2e-5 to 4e-5 measured on the full-size
+glance-and-focus models). The ``convN`` / ``bnN`` pairing assumes ``bnN(convN(x))``
+(checked by channel count), as in torchvision's ResNets.
 
 The fused model is for inference only: no gradients reach the folded weights, and batch
-norm no longer adapts. Keep the unfused model for training and checkpoints. Compute costs
+norm no longer adapts. Load the checkpoint first, then fuse; a fused model refuses a state
+dict. Keep the unfused model for training and checkpoints. Running ``example`` does not
+consume the model's random generators (random patches stay as they would have been). Compute costs
 keep the unfused convention (batch norm counted): a recognizer counts its costs before it
 is fused. Under ``torch.jit`` tracing (the FLOP counter, ONNX export) or on CUDA a fused
 conv runs the plain folded conv, so the same module works there too.
@@ -35,6 +39,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_weights
 from torchvision.models.resnet import BasicBlock, Bottleneck
 
 from ..compute.costs import model_exit_costs
+from .backbones import ShiftBasicBlock, ShiftBottleneck
 
 __all__ = ['FusedConv2d', 'fuse_for_inference']
 
@@ -62,6 +67,11 @@ class FusedConv2d(nn.Module):
     def __init__(self, conv: nn.Conv2d, bn: nn.BatchNorm2d | None = None, activation: nn.Module | None = None,
                  input_size: list[int] | None = None) -> None:
         super().__init__()
+        if not _foldable(conv):
+            raise ValueError(f'FusedConv2d takes an nn.Conv2d with zero padding given as numbers, got {conv}')
+        if activation is not None and type(activation) not in _POST_OPS:
+            raise ValueError(f'unsupported activation {type(activation).__name__}; '
+                             f'choose from {sorted(t.__name__ for t in _POST_OPS)} or None')
         weight = conv.weight.detach()
         bias = conv.bias.detach() if conv.bias is not None else None
         if bn is not None:
@@ -80,6 +90,10 @@ class FusedConv2d(nn.Module):
                 and weight.dtype == torch.float32:
             self.packed = torch._C._nn.mkldnn_reorder_conv2d_weight(
                 self.weight.to_mkldnn(), self.padding, self.stride, self.dilation, self.groups, input_size)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args) -> None:
+        raise RuntimeError(f'{prefix or "model"}: a fused model does not load weights (its packed copy would go '
+                           f'stale); load the checkpoint into the unfused model, then fuse it')
 
     def _use_packed(self, x: torch.Tensor) -> bool:
         return (self.packed is not None and x.device.type == 'cpu' and x.dtype == torch.float32
@@ -126,6 +140,19 @@ class FusedResNetBlock(nn.Module):
         return self.convs[-1](out, residual=identity)
 
 
+# Exactly these: a subclass may change forward (squeeze-excitation, other shift placements).
+_RESNET_BLOCKS = (BasicBlock, Bottleneck, ShiftBasicBlock, ShiftBottleneck)
+
+
+def _generators(model: nn.Module) -> list[torch.Generator]:
+    found: dict[int, torch.Generator] = {}
+    for m in model.modules():
+        for value in vars(m).values():
+            if isinstance(value, torch.Generator):
+                found[id(value)] = value
+    return list(found.values())
+
+
 def _conv_input_sizes(model: nn.Module, example: Callable[[], object]) -> dict[nn.Module, list[int]]:
     sizes: dict[nn.Module, list[int]] = {}
 
@@ -133,12 +160,15 @@ def _conv_input_sizes(model: nn.Module, example: Callable[[], object]) -> dict[n
         sizes.setdefault(module, list(inputs[0].shape))
 
     hooks = [m.register_forward_pre_hook(record) for m in model.modules() if isinstance(m, nn.Conv2d)]
+    states = [(g, g.get_state()) for g in _generators(model)]  # e.g. a random locator's draws
     try:
         with torch.no_grad():
             example()
     finally:
         for h in hooks:
             h.remove()
+        for g, state in states:
+            g.set_state(state)
     return sizes
 
 
@@ -150,6 +180,11 @@ def _has_statistics(bn: nn.Module | None) -> bool:
     return isinstance(bn, nn.BatchNorm2d) and bn.running_mean is not None
 
 
+def _normalises(bn: nn.Module | None, conv: nn.Conv2d) -> bool:
+    """``bn`` is a batch norm with statistics over ``conv``'s output channels."""
+    return _has_statistics(bn) and bn.num_features == conv.out_channels
+
+
 def _fuse_children(module: nn.Module, sizes: dict[nn.Module, list[int]]) -> None:
     """Conv -> BN (-> activation) runs among ``module``'s direct children, and ``convN`` / ``bnN`` pairs."""
     items = list(module._modules.items())
@@ -157,10 +192,10 @@ def _fuse_children(module: nn.Module, sizes: dict[nn.Module, list[int]]) -> None
         if not _foldable(child):
             continue
         in_sequence = isinstance(module, nn.Sequential)
-        if in_sequence and i + 1 < len(items) and _has_statistics(items[i + 1][1]):
+        if in_sequence and i + 1 < len(items) and _normalises(items[i + 1][1], child):
             bn_name = items[i + 1][0]
             act_name = items[i + 2][0] if i + 2 < len(items) and type(items[i + 2][1]) in _POST_OPS else None
-        elif name.startswith('conv') and _has_statistics(module._modules.get('bn' + name[4:])):
+        elif name.startswith('conv') and _normalises(module._modules.get('bn' + name[4:]), child):
             bn_name, act_name = 'bn' + name[4:], None  # the activation is applied in forward: leave it
         else:
             continue
@@ -186,7 +221,7 @@ def fuse_for_inference(model: nn.Module, example: Callable[[], object] | None = 
     sizes = _conv_input_sizes(model, example) if example is not None else {}
     for module in list(model.modules()):
         for name, child in module.named_children():
-            if isinstance(child, (BasicBlock, Bottleneck)) and all(
+            if type(child) in _RESNET_BLOCKS and all(
                     _has_statistics(bn) for key, bn in child.named_children() if key.startswith('bn')):
                 module._modules[name] = FusedResNetBlock(child, sizes)
     for module in list(model.modules()):

@@ -150,8 +150,8 @@ class LearnedLocator(Locator):
     there (its negative cross-entropy). ``crop_grad_scale`` leaves the centres as they are
     and scales only the gradient they receive: 1 is AdaFocusV2's signal; 0 leaves the
     centres to the regression. On the demo the crop's gradient pulled the score maps away
-    from the object even at 0.1 (benchmarks/policy_ablation.py, README), so the demo's
-    end-to-end configs use 0.
+    from the object, even scaled by 0.1 (README, "The policy"), so the end-to-end configs
+    use 0.
     """
 
     end_to_end = True
@@ -168,6 +168,8 @@ class LearnedLocator(Locator):
         self.patch_fraction = patch_fraction
         self.detach_glance = detach_glance
         self.temperature = temperature
+        if crop_grad_scale < 0:
+            raise ValueError(f'crop_grad_scale must be >= 0, got {crop_grad_scale}')
         self.crop_grad_scale = crop_grad_scale
         self.frames = frames
         self.generator = generator
@@ -217,8 +219,8 @@ class LearnedLocator(Locator):
     def locate(self, glance_maps, state, frames):
         scores = self.cell_scores(glance_maps, state, frames)
         centers = self.soft_argmax(scores, glance_maps.shape[-2:]).clamp(0, 1)
-        if self.crop_grad_scale != 1.0:  # same centres; the crop's gradient into them scaled
-            centers = self.crop_grad_scale * centers + (1 - self.crop_grad_scale) * centers.detach()
+        if self.crop_grad_scale != 1.0:  # the same centres; the crop's gradient into them scaled
+            centers = centers.detach() + self.crop_grad_scale * (centers - centers.detach())
         return centers
 
     def forward(self, glance_maps: torch.Tensor, state: torch.Tensor, focused: torch.Tensor,
