@@ -158,7 +158,6 @@ runpy.run_path(sys.argv[0], run_name='__main__')
 '''
 
 
-
 def _final_weights(work) -> dict:
     return torch.load((work / 'last_checkpoint').read_text().strip(), map_location='cpu',
                       weights_only=True)['state_dict']
