@@ -1,6 +1,7 @@
 """Every config in configs/ builds its model and runs one clip; reference GFLOPs of the baselines."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -9,9 +10,12 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
 import gfvideo.models  # noqa: F401  (registers the models)
+from gfvideo.compute.costs import model_exit_costs
 from gfvideo.registry import MODELS
 
 ROOT = Path(__file__).resolve().parent.parent
+# GFLOPs per exit recorded before the core redesign (tests/test_golden.py)
+GOLDEN_GFLOPS = json.loads((ROOT / 'tests' / 'fixtures' / 'golden' / 'golden.json').read_text())['config_gflops']
 CONFIGS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / 'configs').rglob('*.py') if '_base_' not in p.parts)
 
 
@@ -27,6 +31,8 @@ def test_config_builds_and_runs_one_clip(config):
         result = model(**data, mode='predict')[0]
     assert result['pred_scores'].shape == (cfg.model.num_classes,)
     assert result['gflops'] > 0
+    if config in GOLDEN_GFLOPS:
+        assert model_exit_costs(model) == pytest.approx(GOLDEN_GFLOPS[config], rel=1e-9)
 
 
 def test_tsm_r50_reference_gflops():
