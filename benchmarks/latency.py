@@ -37,7 +37,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from gfvideo.compute.exits import fit_thresholds  # noqa: E402
-from gfvideo.models import GlanceFocusRecognizer, StaticTSM  # noqa: E402
+from gfvideo.models import GlanceFocusRecognizer, Recognizer, StaticTSM  # noqa: E402
 from gfvideo.models.fuse import fuse_for_inference  # noqa: E402
 from gfvideo.runtime import channels_last as to_channels_last, tune_malloc  # noqa: E402
 
@@ -66,14 +66,14 @@ def models(quick: bool) -> tuple[StaticTSM, dict[int, GlanceFocusRecognizer], in
 
 
 @torch.no_grad()
-def calibrate(model: torch.nn.Module, x: torch.Tensor) -> None:
+def calibrate(model: Recognizer, x: torch.Tensor) -> None:
     """Batch-norm statistics from one training-mode pass over ``x`` (see the module docstring)."""
     for m in model.modules():
         if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
             m.reset_running_stats()
             m.momentum = None
     model.train()
-    model.run(x) if hasattr(model, 'run') else model(x)
+    model.run(x)
     model.eval()
 
 

@@ -4,7 +4,7 @@ For each seed: stage 1 trains the glance and focus networks and the aggregator w
 patches (``configs/demo/gf_ppo_stage1.py``). On those frozen networks, with the same focus
 budget (every clip's ``num_focus_frames`` patches), it then compares
 
-- glance only (exit 0), centre patches, random patches (stage 1's own locator),
+- glance only (exit 0), centre patches, random patches (stage 1's own policy),
 - the policy learned by PPO (``gf_ppo_stage2.py``),
 - the policy learned end to end through the differentiable crop (``gf_e2e_policy_only.py``),
 
@@ -47,7 +47,7 @@ def train(config: str, work: Path, seed: int, data: Path, epochs: int | None, lo
     return work
 
 
-def evaluate(config: str, work: Path, data: Path, locator: dict | None = None) -> dict:
+def evaluate(config: str, work: Path, data: Path, policy: dict | None = None) -> dict:
     """Top-1 (%) at exit 0 and at the last exit, and the patches' hit rate, on the test split."""
     from gfvideo.engine.runner import build_config, build_runner
     from gfvideo.report import collect
@@ -55,8 +55,8 @@ def evaluate(config: str, work: Path, data: Path, locator: dict | None = None) -
     ckpt = (work / 'last_checkpoint').read_text().strip()
     opts = {f'test_dataloader.dataset.{k}': f'{data}/{v}' for k, v in
             (('labels_file', 'labels.json'), ('data_prefix', 'videos'), ('ann_file', 'test.json'))}
-    if locator is not None:
-        opts['model.locator'] = locator
+    if policy is not None:
+        opts['model.policy'] = policy
     cfg = build_config(config, work_dir=str(work / 'eval'), cfg_options=opts)
     cfg.log_level = 'WARNING'
     runner = build_runner(cfg)

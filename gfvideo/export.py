@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .models.recognizer import GlanceFocusRecognizer
+
 OPSET = 17
 
 
@@ -26,7 +28,8 @@ class BackboneExport(nn.Module):
         self.backbone, self.num_segments = backbone, num_segments
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.backbone(x, num_segments=self.num_segments)
+        maps, pooled, _ = self.backbone(x, num_segments=self.num_segments)
+        return maps, pooled
 
 
 @dataclass
@@ -67,8 +70,8 @@ def export_model(model: nn.Module, out_dir: str) -> list[Exported]:
     os.makedirs(out_dir, exist_ok=True)
     model = model.eval()
     n = model.num_frames
-    if hasattr(model, 'glance'):
-        g, p, k = model.glance.size, model.focus.patch, model.frames_per_step
+    if isinstance(model, GlanceFocusRecognizer):
+        g, p, k = model.glance.size, model.focus.patch, model.schedule.frames_per_step
         return [
             _export(BackboneExport(model.glance.backbone, n), torch.randn(2 * n, 3, g, g),
                     os.path.join(out_dir, 'glance.onnx'), 'frames', ['feature_map', 'pooled']),

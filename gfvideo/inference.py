@@ -25,6 +25,7 @@ from .data.annotations import _sthv2_classes, load_class_names
 from .data.decoding import read_clip
 from .data.sampling import clip_rng, segment_indices
 from .data.transforms import FormatShape, build_pipeline
+from .models.base import Recognizer
 from .models.fuse import fuse_for_inference
 from .registry import MODELS
 
@@ -129,16 +130,13 @@ def load_clip(cfg: Config, num_segments: int, path: str | os.PathLike) -> Clip:
     return Clip(path=path, inputs=results['inputs'], frame_inds=np.asarray(inds, dtype=np.int64), num_frames=int(num))
 
 
-def _check_thresholds(model: torch.nn.Module, thresholds: list[float] | None) -> None:
-    if thresholds is None:
-        return
-    num_exits = getattr(model, 'num_exits', 1)
-    if len(thresholds) != num_exits:
-        raise InferenceError(f'{len(thresholds)} thresholds for a model with {num_exits} exits')
+def _check_thresholds(model: Recognizer, thresholds: list[float] | None) -> None:
+    if thresholds is not None and len(thresholds) != model.num_exits:
+        raise InferenceError(f'{len(thresholds)} thresholds for a model with {model.num_exits} exits')
 
 
 @torch.inference_mode()
-def predict_clip(model: torch.nn.Module, clip: Clip, thresholds: list[float] | None = None,
+def predict_clip(model: Recognizer, clip: Clip, thresholds: list[float] | None = None,
                  class_names: list[str] | None = None, topk: int = 5) -> dict:
     """Run the model on one clip (early exit at ``thresholds``, one per exit); a JSON-ready dict.
 
@@ -148,15 +146,7 @@ def predict_clip(model: torch.nn.Module, clip: Clip, thresholds: list[float] | N
     """
     _check_thresholds(model, thresholds)
     data = model.data_preprocessor(dict(inputs=clip.inputs[None], data_samples=None))
-    has_exits = hasattr(model, 'exit_thresholds')
-    saved = model.exit_thresholds if has_exits else None
-    if has_exits:
-        model.exit_thresholds = thresholds
-    try:
-        result = model(data['inputs'], None, mode='predict')[0]
-    finally:
-        if has_exits:
-            model.exit_thresholds = saved
+    result = model.predict(data['inputs'], None, thresholds)[0]
     scores = result['pred_scores'].float()
     names = class_names or [str(i) for i in range(scores.numel())]
     probs, classes = scores.topk(min(topk, scores.numel()))
@@ -168,7 +158,7 @@ def predict_clip(model: torch.nn.Module, clip: Clip, thresholds: list[float] | N
         top5=[dict(**{'class': int(c)}, name=names[int(c)], probability=float(p))
               for p, c in zip(probs.tolist(), classes.tolist())],
         exit=int(result['exit']),
-        num_exits=int(getattr(model, 'num_exits', 1)),
+        num_exits=model.num_exits,
         confidences=[float(c) for c in result['confidences']],
         gflops=float(result['gflops']),
         thresholds=None if thresholds is None else [float(t) for t in thresholds],
@@ -178,7 +168,7 @@ def predict_clip(model: torch.nn.Module, clip: Clip, thresholds: list[float] | N
     )
 
 
-def analyse_video(model: torch.nn.Module, cfg: Config, path: str | os.PathLike,
+def analyse_video(model: Recognizer, cfg: Config, path: str | os.PathLike,
                   thresholds: list[float] | None = None,
                   class_names: list[str] | None = None) -> tuple[dict, Clip]:
     """:func:`infer_video`, also returning the clip (for pictures of what the model saw)."""
@@ -197,7 +187,7 @@ def analyse_video(model: torch.nn.Module, cfg: Config, path: str | os.PathLike,
     return out, clip
 
 
-def infer_video(model: torch.nn.Module, cfg: Config, path: str | os.PathLike,
+def infer_video(model: Recognizer, cfg: Config, path: str | os.PathLike,
                 thresholds: list[float] | None = None, class_names: list[str] | None = None) -> dict:
     """Decode, transform and classify one video: top-5, exit, looks, GFLOPs, wall time (decode + model)."""
     return analyse_video(model, cfg, path, thresholds, class_names)[0]

@@ -38,3 +38,11 @@ VISBACKENDS = _child(mm.VISBACKENDS, 'vis_backend', ['gfvideo.engine'])
 LOG_PROCESSORS = _child(mm.LOG_PROCESSORS, 'log_processor', ['gfvideo.engine'])
 INFERENCERS = _child(mm.INFERENCERS, 'inferencer', ['gfvideo.engine'])
 STRATEGIES = _child(mm.STRATEGIES, 'strategy', ['gfvideo.engine'])
+
+# The parts a recognizer is built from, each in a registry of its own (short names such as
+# ``gru`` or ``random`` don't collide with models). A user registers a part in their own
+# module, loads it with ``custom_imports``, and names it by ``type=`` in a config.
+BACKBONES = Registry('backbone', scope='gfvideo', locations=['gfvideo.models'])
+POLICIES = Registry('policy', scope='gfvideo', locations=['gfvideo.models'])
+AGGREGATORS = Registry('aggregator', scope='gfvideo', locations=['gfvideo.models'])
+OBJECTIVES = Registry('objective', scope='gfvideo', locations=['gfvideo.models'])

@@ -32,10 +32,10 @@ def tiny_options(data: Path, *, epochs: int = 1, workers: int = 0, batch: int = 
     return opts
 
 
-# The glance-and-focus networks shrunk; the locator's width is added where the locator has one.
+# The glance-and-focus networks shrunk; the policy's width is added where the policy has one.
 TINY_NETWORKS = ['model.glance.size=32', 'model.glance.width=8', 'model.focus.patch=24',
                  'model.focus.width=8', 'model.aggregator.hidden=16']
-TINY_GLANCE_FOCUS = [*TINY_NETWORKS, 'model.locator.hidden=8']
+TINY_GLANCE_FOCUS = [*TINY_NETWORKS, 'model.policy.hidden=8']
 TINY_STATIC = ['model.backbone.width=8']
 
 

@@ -13,7 +13,7 @@ from gfvideo.models.tsm import TemporalShift
     ('mobilenet_v3_large', dict(width=0.25), 240), ('efficientnet_b0', dict(width=0.25), 320)])
 def test_shapes(name, kwargs, channels):
     backbone = build_backbone(name, feature_stage=2, **kwargs).eval()
-    feature_map, pooled = backbone(torch.randn(2 * 4, 3, 64, 64), num_segments=4)
+    feature_map, pooled, _ = backbone(torch.randn(2 * 4, 3, 64, 64), num_segments=4)
     assert pooled.shape == (8, channels)
     assert feature_map.shape == (8, backbone.feature_channels, 8, 8)  # stage 2: stride 8
 
@@ -33,13 +33,13 @@ def test_shift_placement():
 def test_shift_mixes_frames():
     backbone = build_backbone('resnet18', width=8).eval()
     x = torch.randn(4, 3, 32, 32)
-    _, a = backbone(x, num_segments=4)
+    _, a, _ = backbone(x, num_segments=4)
     x2 = x.clone()
     x2[3] += 1  # change the last frame only
-    _, b = backbone(x2, num_segments=4)
+    _, b, _ = backbone(x2, num_segments=4)
     assert not torch.allclose(a[2], b[2])  # frame 2 sees frame 3 through the shift
-    _, c = backbone(x2, num_segments=1)    # one frame per clip: no mixing
-    _, d = backbone(x, num_segments=1)
+    _, c, _ = backbone(x2, num_segments=1)    # one frame per clip: no mixing
+    _, d, _ = backbone(x, num_segments=1)
     assert torch.allclose(c[2], d[2])
 
 

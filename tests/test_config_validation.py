@@ -31,7 +31,7 @@ CASES = {
     'patch as large as the frame': (GF, ['model.focus.patch=64'], ['model.focus.patch=64', 'model.input_size=64']),
     'glance larger than the input': (GF, ['model.glance.size=96'], ['model.glance.size=96', 'model.input_size=64']),
     'no focus step': (GF, ['model.frames_per_step=8'], ['model.frames_per_step=8', 'no focus step']),
-    'steps not dividing': (GF, ['model.frames_per_step=3'], ['model.frames_per_step=3', 'does not divide']),
+    'revisits without steps': (GF, ['model.revisit=True'], ['model.revisit=True', 'model.num_steps']),
     'num_classes vs labels': (STATIC, ['model.num_classes=10'], ['model.num_classes=10', 'labels.json',
                                                                   'has 12 classes']),
     'missing ann_file': (STATIC, ['train_dataloader.dataset.ann_file=/nonexistent/train.json'],

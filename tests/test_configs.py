@@ -95,8 +95,8 @@ def test_two_clips_three_crops_test_config(tiny_demo, tmp_path):
         sample = DATASETS.build(cfg.test_dataloader.dataset)[0]
         model = MODELS.build(cfg.model).eval()
     assert sample['num_views'] == 6 and sample['inputs'].shape == (48, 3, 224, 224)
-    data = model.data_preprocessor(dict(inputs=sample['inputs'][None],
-                                        data_samples=dict(labels=torch.tensor([sample['label']]))), False)
+    data = model.data_preprocessor(dict(inputs=sample['inputs'][None], data_samples=dict(
+        labels=torch.tensor([sample['label']]), num_views=sample['num_views'])), False)
     with torch.no_grad():
         result = model(**data, mode='predict')[0]
     assert result['views'] == 6 and result['gflops'] == pytest.approx(6 * model.gflops())

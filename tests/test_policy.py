@@ -3,31 +3,36 @@ import pytest
 import torch
 
 from gfvideo.models import GlanceFocusRecognizer
-from gfvideo.models.policy import LearnedLocator, PPOPolicy, build_locator, gumbel_top_k, sequential_log_prob
+from gfvideo.models.policy import Observation, PPOPolicy, build_policy, gumbel_top_k, sequential_log_prob
 from gfvideo.models.ppo import PPOConfig, discounted_returns, ppo_loss, step_rewards
 from tests.test_recognizer import calibrated, clips, tiny
 
-LOCATORS = [dict(type='center'), dict(type='random', frames='random'), dict(type='learned', hidden=16),
+POLICY_CONFIGS = [dict(type='center'), dict(type='random', frames='random'), dict(type='learned', hidden=16),
             dict(type='learned', hidden=16, frames='learned'), dict(type='ppo', hidden=16),
             dict(type='ppo', hidden=16, frames='learned')]
+
+
+def observe(maps: torch.Tensor, state: torch.Tensor, focused: torch.Tensor) -> Observation:
+    """The policy's input without revisits: frames focused once are not available."""
+    return Observation(maps, state, focused.long(), ~focused)
 
 
 def _id(cfg):
     return f"{cfg['type']}-{cfg.get('frames', 'fixed')}"
 
 
-@pytest.mark.parametrize('cfg', LOCATORS, ids=_id)
+@pytest.mark.parametrize('cfg', POLICY_CONFIGS, ids=_id)
 @pytest.mark.parametrize('training', [True, False])
 def test_actions_have_shapes_and_ranges_and_never_repeat_a_frame(cfg, training):
     b, n, k = 5, 6, 2
-    loc = build_locator(cfg, glance_channels=8, state_channels=12, patch_fraction=0.4,
+    loc = build_policy(cfg, glance_channels=8, state_channels=12, patch_fraction=0.4,
                         generator=torch.Generator().manual_seed(0)).train(training)
     maps, state = torch.randn(b, n, 8, 4, 4), torch.randn(b, 12)
     focused = torch.zeros(b, n, dtype=torch.bool)
     focused[:, 1] = True
     seen = [focused[i].nonzero().flatten().tolist() for i in range(b)]
     for _ in range((n - 1) // k):
-        a = loc(maps, state, focused, k)
+        a = loc(observe(maps, state, focused), k)
         assert a.frames.shape == (b, k) and a.centers.shape == (b, k, 2)
         assert a.centers.min() >= 0 and a.centers.max() <= 1
         assert not focused.gather(1, a.frames).any()
@@ -83,7 +88,7 @@ def test_ppo_moves_the_policy_to_the_region_holding_the_signal():
     def hit_rate():
         maps, quadrant = episode(256)
         with torch.no_grad():
-            a = policy.eval()(maps, torch.zeros(256, 4), torch.zeros(256, 1, dtype=torch.bool), 1)
+            a = policy.eval()(observe(maps, torch.zeros(256, 4), torch.zeros(256, 1, dtype=torch.bool)), 1)
         return in_quadrant(a.centers, quadrant).mean().item()
 
     before = hit_rate()
@@ -91,12 +96,12 @@ def test_ppo_moves_the_policy_to_the_region_holding_the_signal():
         maps, quadrant = episode(64)
         state, focused = torch.zeros(64, 4), torch.zeros(64, 1, dtype=torch.bool)
         with torch.no_grad():
-            old = policy.train()(maps, state, focused, 1)
+            old = policy.train()(observe(maps, state, focused), 1)
             reward = in_quadrant(old.centers, quadrant)
             adv = reward - old.value
             adv = (adv - adv.mean()) / (adv.std() + 1e-8)
         for _ in range(cfg.epochs):
-            new = policy(maps, state, focused, 1, action=old)
+            new = policy(observe(maps, state, focused), 1, action=old)
             loss, stats = ppo_loss(new.log_prob, old.log_prob, adv, new.value, reward, new.entropy, cfg)
             opt.zero_grad()
             loss.backward()
@@ -107,11 +112,11 @@ def test_ppo_moves_the_policy_to_the_region_holding_the_signal():
 
 
 def test_end_to_end_gradients_reach_the_policy_frames_and_centres():
-    model = tiny(locator=dict(type='learned', hidden=16, frames='learned'), num_focus_frames=2, frames_per_step=1)
+    model = tiny(policy=dict(type='learned', hidden=16, frames='learned'), num_focus_frames=2, frames_per_step=1)
     model.train()
     loss = sum(model.loss(clips(4), dict(labels=torch.tensor([0, 1, 2, 3]))).values())
     loss.backward()
-    policy = model.policy
+    policy = model.policy_module
     for p in (policy.score.weight, policy.feature_in.weight, policy.frame_score.weight, policy.frame_in.weight):
         assert p.grad is not None and p.grad.abs().sum() > 0
 
@@ -121,7 +126,7 @@ def test_crop_grad_scale_keeps_the_centres_and_scales_the_crops_gradient():
     x, labels = clips(4), torch.tensor([0, 1, 2, 3])
     centres, grads = {}, {}
     for scale in (1.0, 0.0):
-        model = tiny(locator=dict(type='learned', hidden=16, crop_grad_scale=scale)).train()
+        model = tiny(policy=dict(type='learned', hidden=16, crop_grad_scale=scale)).train()
         out = model.run(x)
         centres[scale] = torch.cat([a.centers for a in out.actions])
         torch.nn.functional.cross_entropy(out.logits[-1], labels).backward()
@@ -131,10 +136,10 @@ def test_crop_grad_scale_keeps_the_centres_and_scales_the_crops_gradient():
     assert grads[0.0] is None or grads[0.0].abs().sum() == 0
 
 
-@pytest.mark.parametrize('cfg', LOCATORS[2:], ids=_id)
+@pytest.mark.parametrize('cfg', POLICY_CONFIGS[2:], ids=_id)
 def test_test_time_actions_are_deterministic(cfg):
     frozen = ['glance', 'focus', 'aggregator'] if cfg['type'] == 'ppo' else []
-    model = calibrated(tiny(locator=cfg, num_focus_frames=2, frames_per_step=1, frozen=frozen), clips(6))
+    model = calibrated(tiny(policy=cfg, num_focus_frames=2, frames_per_step=1, frozen=frozen), clips(6))
     first, second = (model.predict(clips(3)) for _ in range(2))
     assert [r['looks'] for r in first] == [r['looks'] for r in second]
 
@@ -142,13 +147,13 @@ def test_test_time_actions_are_deterministic(cfg):
 def test_ppo_stage_trains_the_policy_alone_and_keeps_frozen_parts_still():
     from mmengine.optim import OptimWrapper, OptimWrapperDict
     frozen = ['glance', 'focus', 'aggregator', 'focus_head']
-    model = tiny(locator=dict(type='ppo', hidden=16, frames='learned'), frames_per_step=2, frozen=frozen)
+    model = tiny(policy=dict(type='ppo', hidden=16, frames='learned'), frames_per_step=2, frozen=frozen)
     with pytest.raises(ValueError, match='model.frozen'):
-        tiny(locator=dict(type='ppo', hidden=16))
+        tiny(policy=dict(type='ppo', hidden=16))
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    wrappers = OptimWrapperDict(policy=OptimWrapper(torch.optim.Adam(model.locator.parameters(), lr=1e-2)))
+    wrappers = OptimWrapperDict(policy=OptimWrapper(torch.optim.Adam(model.policy.parameters(), lr=1e-2)))
     model.train()
-    assert not model.glance.training and model.locator.training
+    assert not model.glance.training and model.policy.training
     data = dict(inputs=torch.randint(0, 256, (4, 4, 3, 64, 64), dtype=torch.uint8),
                 data_samples=dict(labels=torch.tensor([0, 1, 2, 3])))
     logs = model.train_step(data, wrappers)
@@ -156,7 +161,7 @@ def test_ppo_stage_trains_the_policy_alone_and_keeps_frozen_parts_still():
         assert torch.isfinite(logs[key])
     after = model.state_dict()
     changed = {k for k in before if not torch.equal(before[k], after[k])} - {'_extra_state'}  # the RNG moved
-    assert changed and all(k.startswith('locator.') for k in changed), changed
+    assert changed and all(k.startswith('policy.') for k in changed), changed
 
 
 def test_checkpoint_names_are_plain_when_children_are_ddp_wrapped(tmp_path):
@@ -165,13 +170,13 @@ def test_checkpoint_names_are_plain_when_children_are_ddp_wrapped(tmp_path):
     from torch.nn.parallel import DistributedDataParallel
     dist.init_process_group('gloo', init_method=f'file://{tmp_path}/store', rank=0, world_size=1)
     try:
-        model = tiny(locator=dict(type='ppo', hidden=8), frozen=['glance', 'focus', 'aggregator'])
+        model = tiny(policy=dict(type='ppo', hidden=8), frozen=['glance', 'focus', 'aggregator'])
         plain = model.state_dict()
-        model.locator = DistributedDataParallel(model.locator)
+        model.policy = DistributedDataParallel(model.policy)
         wrapped = model.state_dict()
         assert wrapped.keys() == plain.keys()
         result = model.load_state_dict(plain, strict=True)
         assert not result.missing_keys and not result.unexpected_keys
-        assert model.policy is model.locator.module
+        assert model.policy_module is model.policy.module
     finally:
         dist.destroy_process_group()

@@ -43,10 +43,10 @@ def test_stages_chain_through_load_from(tiny_demo, stage1, tmp_path):
     assert any('running_mean' in k for k in frozen)
     for key in frozen:
         assert torch.equal(one[key], two[key]), key
-    assert any(k.startswith('locator.') for k in two)
+    assert any(k.startswith('policy.') for k in two)
     run_tool('tools/train.py', STAGES[2], '--work-dir', str(s3), '--cfg-options', *opts, f'load_from={s2}')
     three = state(last(s3))
-    policy = [k for k in two if k.startswith('locator.')]
+    policy = [k for k in two if k.startswith('policy.')]
     assert all(torch.equal(two[k], three[k]) for k in policy)                  # frozen in stage 3
     assert not all(torch.equal(two[k], three[k]) for k in frozen if 'weight' in k)  # the networks trained
     out = tmp_path / 'metrics.json'

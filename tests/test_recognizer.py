@@ -2,6 +2,7 @@
 import pytest
 import torch
 
+from gfvideo.compute.costs import glance_focus_costs
 from gfvideo.models import GlanceFocusRecognizer, StaticTSM
 
 
@@ -9,7 +10,7 @@ def tiny(**overrides) -> GlanceFocusRecognizer:
     cfg = dict(num_classes=5, num_frames=4, input_size=64,
                glance=dict(backbone='mobilenet_v2', size=32, width=0.25, last_channels=32),
                focus=dict(backbone='resnet18', patch=24, width=8),
-               locator=dict(type='learned', hidden=16), frames_per_step=1, aggregator=dict(hidden=16))
+               policy=dict(type='learned', hidden=16), frames_per_step=1, aggregator=dict(hidden=16))
     cfg.update(overrides)
     torch.manual_seed(0)
     return GlanceFocusRecognizer(**cfg)
@@ -59,7 +60,7 @@ def test_exits_equal_full_run_and_remove_rows():
         e = int(early.exit_index[row])
         assert torch.allclose(early.final_logits[row], full.logits[e][row], atol=1e-5)
     # one frame per step: the focus backbone saw exactly the rows still present at each step
-    assert rows_seen == [len(r) for r in early.step_rows]
+    assert rows_seen == [len(s.rows) for s in early.focus_steps]
     assert rows_seen == [int((expected_exit > t).sum()) for t in range(len(rows_seen))]
     assert rows_seen[0] < x.shape[0] and rows_seen == sorted(rows_seen, reverse=True)
 
@@ -70,8 +71,8 @@ def test_predict_looks_follow_each_clips_steps():
     with torch.no_grad():
         full = model.run(x)
     confidences = torch.stack([l.softmax(-1).amax(-1) for l in full.logits], 1)
-    model.exit_thresholds = confidences.quantile(0.7, dim=0).tolist()
-    results = model(x, dict(labels=torch.zeros(12, dtype=torch.long)), mode='predict')
+    thresholds = confidences.quantile(0.7, dim=0).tolist()
+    results = model.predict(x, dict(labels=torch.zeros(12, dtype=torch.long)), thresholds)
     assert len({r['exit'] for r in results}) >= 3
     for row, r in enumerate(results):
         assert len(r['looks']) == r['exit'] and len(r['confidences']) == r['exit'] + 1
@@ -82,38 +83,40 @@ def test_predict_looks_follow_each_clips_steps():
 @pytest.mark.parametrize('frames_per_step', [1, 2, 4])
 def test_chunked_focus_uses_online_shift(frames_per_step):
     """Steps of K frames equal one pass with the shift cut at chunk ends (next-frame side only)."""
-    model = tiny(frames_per_step=frames_per_step, locator=dict(type='center')).eval()
+    model = tiny(frames_per_step=frames_per_step, policy=dict(type='center')).eval()
     x = clips(2)
     out = model.run(x)
-    features = torch.cat(out.focus_features, 1)   # [B, 4, C]
+    features = torch.cat([s.features for s in out.focus_steps], 1)   # [B, 4, C]
     centers = torch.full((2, 4, 2), 0.5)
     ids = torch.arange(4)[None].expand(2, -1)
     if frames_per_step == 4:
-        reference = model.focus(x, ids, centers)
+        reference, _ = model.focus(x, ids, centers)
     else:
-        cache = {}
-        reference = torch.cat([model.focus(x, ids[:, s:s + frames_per_step], centers[:, s:s + frames_per_step], cache)
-                               for s in range(0, 4, frames_per_step)], 1)
+        state, chunks = None, []
+        for s in range(0, 4, frames_per_step):
+            chunk, state = model.focus(x, ids[:, s:s + frames_per_step], centers[:, s:s + frames_per_step], state)
+            chunks.append(chunk)
+        reference = torch.cat(chunks, 1)
     assert torch.allclose(features, reference, atol=1e-5)
     # and the cache matters: without it, frames after the first chunk differ
     if frames_per_step < 4:
-        no_cache = torch.cat([model.focus(x, ids[:, s:s + frames_per_step], centers[:, s:s + frames_per_step])
+        no_cache = torch.cat([model.focus(x, ids[:, s:s + frames_per_step], centers[:, s:s + frames_per_step])[0]
                               for s in range(0, 4, frames_per_step)], 1)
         assert not torch.allclose(features[:, frames_per_step:], no_cache[:, frames_per_step:], atol=1e-4)
 
 
-def test_loss_reaches_locator_and_backbones():
+def test_loss_reaches_policy_and_backbones():
     model = tiny().train()
     data = dict(inputs=clips(4).clamp(-2, 2), data_samples=dict(labels=torch.tensor([0, 1, 2, 3])))
     losses = model(**data, mode='loss')
     sum(v for k, v in losses.items() if k.startswith('loss')).backward()
-    for name in ('locator.score.weight', 'focus.backbone.conv1.weight', 'glance.backbone.features.0.0.weight'):
+    for name in ('policy.score.weight', 'focus.backbone.conv1.weight', 'glance.backbone.features.0.0.weight'):
         grad = dict(model.named_parameters())[name].grad
         assert grad is not None and grad.abs().sum() > 0, name
 
 
 def test_random_patches_come_from_the_saved_generator():
-    model = tiny(locator=dict(type='random'))
+    model = tiny(policy=dict(type='random'))
     state = model.state_dict()
     a = model.run(clips(2)).actions[0].centers
     model.load_state_dict(state)
@@ -124,16 +127,16 @@ def test_random_patches_come_from_the_saved_generator():
 def test_predict_reports_costs_and_looks():
     model = tiny(exit_thresholds=[2.0, 2.0, 2.0, 2.0, 0.0]).eval()
     results = model(clips(3), dict(labels=torch.tensor([0, 1, 2]), clip_ids=['a', 'b', 'c']), mode='predict')
-    costs = model.component_costs()
-    expected = costs['glance'] + costs['aggregator_init'] + model.num_steps * (
-        costs['locator'] + costs['focus'] + costs['aggregator_step'])
+    costs = glance_focus_costs(model)
+    expected = costs['glance'] + costs['aggregator_init'] + sum(sum(step.values()) for step in costs['steps'])
     for r in results:
         assert r['exit'] == 4 and len(r['looks']) == 4 and len(r['confidences']) == 5
         assert r['gflops'] == pytest.approx(expected)
         for look in r['looks']:
             x0, y0, x1, y1 = look['boxes'][0]
             assert 0 <= x0 and x1 <= 64 and x1 - x0 == 24
-    assert costs['focus'] > 0 and costs['glance'] > 0 and costs['aggregator_step'] > 0
+    step = costs['steps'][0]
+    assert step['focus'] > 0 and costs['glance'] > 0 and step['aggregator_step'] > 0
 
 
 def test_bad_sizes_fail_fast():
@@ -141,8 +144,8 @@ def test_bad_sizes_fail_fast():
         tiny(focus=dict(backbone='resnet18', patch=64, width=8))
     with pytest.raises(ValueError, match='glance.size=80'):
         tiny(glance=dict(backbone='resnet18', size=80, width=8))
-    with pytest.raises(ValueError, match='frames_per_step=3'):
-        tiny(frames_per_step=3)
+    with pytest.raises(ValueError, match='num_focus_frames=5'):
+        tiny(num_focus_frames=5)
 
 
 def test_static_tsm_predicts_with_cost():
@@ -151,13 +154,13 @@ def test_static_tsm_predicts_with_cost():
     assert results[0]['pred_scores'].shape == (5,) and results[0]['gflops'] > 0
 
 
-def test_random_patch_branch_trains_the_locator_map():
-    model = tiny(random_patch_loss=True, loss_weights=dict(locator=0.5)).train()
+def test_random_patch_branch_trains_the_policy_map():
+    model = tiny(objective=dict(type='SupervisedExits', focus_branch='random', weights=dict(policy=0.5))).train()
     data = dict(inputs=clips(4).clamp(-2, 2), data_samples=dict(labels=torch.tensor([0, 1, 2, 3])))
     losses = model(**data, mode='loss')
-    assert {'loss_exits', 'loss_focus', 'loss_locator'} <= set(losses)
-    losses['loss_locator'].backward()                  # the map's regression alone reaches the scorer
-    assert model.locator.score.weight.grad.abs().sum() > 0
+    assert {'loss_exits', 'loss_focus', 'loss_policy'} <= set(losses)
+    losses['loss_policy'].backward()                   # the map's regression alone reaches the scorer
+    assert model.policy.score.weight.grad.abs().sum() > 0
     assert model.focus.backbone.conv1.weight.grad is None    # and nothing else (targets are detached)
 
 
@@ -168,14 +171,17 @@ def test_multi_view_predict_averages_views():
                        backbone=dict(backbone='resnet18', width=8)).eval()
     gf = calibrated(tiny(), clips(6))
     for model in (static, gf):
-        merged = model(views, dict(labels=torch.tensor([1, 2])), mode='predict')
+        merged = model(views, dict(labels=torch.tensor([1, 2]), num_views=3), mode='predict')
         single = [model(views[:, 4 * v:4 * v + 4], None, mode='predict') for v in range(3)]
         for i in range(2):
             expect = torch.stack([single[v][i]['pred_scores'] for v in range(3)]).mean(0)
             assert torch.allclose(merged[i]['pred_scores'], expect, atol=1e-6)
             assert merged[i]['views'] == 3 and merged[i]['label'] == [1, 2][i]
             assert merged[i]['gflops'] == pytest.approx(sum(single[v][i]['gflops'] for v in range(3)))
-    with pytest.raises(ValueError, match='mode="predict"'):
-        static(views, dict(labels=torch.tensor([1, 2])), mode='loss')
-    with pytest.raises(ValueError, match='multi-view'):
-        gf.run(views)
+    with pytest.raises(ValueError, match='num_views=1'):     # views are never guessed from the shape
+        gf(views, dict(labels=torch.tensor([1, 2])), mode='predict')
+    for model in (static, gf):
+        with pytest.raises(ValueError, match='multi-view'):
+            model(views, dict(labels=torch.tensor([1, 2])), mode='loss')
+        with pytest.raises(ValueError, match='multi-view'):
+            model.run(views)

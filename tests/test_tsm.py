@@ -1,7 +1,7 @@
 """The temporal shift against a naive per-element reference, offline and online."""
 import torch
 
-from gfvideo.models.tsm import ShiftContext, TemporalShift, temporal_shift
+from gfvideo.models.tsm import TemporalShift, temporal_shift
 
 
 def naive_shift(x: torch.Tensor, fold: int, chunk: int | None = None) -> torch.Tensor:
@@ -32,17 +32,20 @@ def test_shift_matches_reference_with_zero_padding():
 
 
 def test_module_uses_one_eighth_each_way():
-    ctx = ShiftContext(num_segments=4)
-    shift = TemporalShift(ctx, slot=0)
+    shift = TemporalShift(slot=0)
     x = torch.randn(2 * 4, 32, 2, 2)
     expected = naive_shift(x.view(2, 4, 32, 2, 2), fold=4).view(8, 32, 2, 2)
-    assert torch.equal(shift(x), expected)
+    out, carry = shift(x, 4)
+    assert torch.equal(out, expected)
+    assert torch.equal(carry, x.view(2, 4, 32, 2, 2)[:, -1, 4:8])   # the last frame's backward-shift channels
 
 
 def test_online_chunks_equal_reference():
     b, t, c, k = 3, 8, 16, 2
     x = torch.randn(b, t, c, 2, 2)
-    ctx = ShiftContext(num_segments=k, cache={})
-    shift = TemporalShift(ctx, slot=0)
-    chunks = [shift(x[:, s:s + k].reshape(b * k, c, 2, 2)).view(b, k, c, 2, 2) for s in range(0, t, k)]
+    shift = TemporalShift(slot=0)
+    chunks, prev = [], None
+    for s in range(0, t, k):   # the state goes in and comes out of each call
+        out, prev = shift(x[:, s:s + k].reshape(b * k, c, 2, 2), k, prev)
+        chunks.append(out.view(b, k, c, 2, 2))
     assert torch.equal(torch.cat(chunks, 1), naive_shift(x, c // 8, chunk=k))

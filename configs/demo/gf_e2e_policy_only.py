@@ -7,9 +7,9 @@ model = dict(
     # The centres learn from the regression onto random patches' outcomes alone: the
     # crop's own gradient into them (crop_grad_scale=1, AdaFocusV2) pulled the score maps
     # away from the object on the demo (75.3% top-1 against 89.0% without it, seed 0).
-    locator=dict(_delete_=True, type='learned', hidden=32, temperature=0.1, crop_grad_scale=0.0),
+    policy=dict(_delete_=True, type='learned', hidden=32, temperature=0.1, crop_grad_scale=0.0),
     frozen=['glance', 'focus', 'aggregator', 'focus_head'],
-    random_patch_loss=True, loss_weights=dict(locator=1.0))
+    objective=dict(_delete_=True, type='SupervisedExits', focus_branch='random', weights=dict(policy=1.0)))
 load_from = 'work_dirs/gf_ppo_stage1'
 optim_wrapper = dict(_delete_=True, optimizer=dict(type='Adam', lr=1e-3))
 max_epochs = 6

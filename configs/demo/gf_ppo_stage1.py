@@ -5,4 +5,4 @@
 #   python tools/train.py configs/demo/gf_ppo_stage3.py   # fine-tune with the learned policy
 _base_ = ['./glance_focus_e2e.py']
 
-model = dict(locator=dict(_delete_=True, type='random'), random_patch_loss=False)
+model = dict(policy=dict(_delete_=True, type='random'), objective=dict(_delete_=True, type='SupervisedExits'))

@@ -4,9 +4,9 @@
 _base_ = ['./gf_ppo_stage1.py']
 
 model = dict(
-    locator=dict(_delete_=True, type='ppo', hidden=32, std=0.25),
+    policy=dict(_delete_=True, type='ppo', hidden=32, std=0.25),
     frozen=['glance', 'focus', 'aggregator', 'focus_head'],
-    ppo=dict(gamma=0.7, clip=0.2, epochs=1, value_coef=0.5, entropy_coef=0.01))
+    objective=dict(_delete_=True, type='PPO', gamma=0.7, clip=0.2, epochs=1, value_coef=0.5, entropy_coef=0.01))
 load_from = 'work_dirs/gf_ppo_stage1'
 
 # One optimizer per trained part (here the policy only): GFNet's Adam at 3e-4 (x3 for

@@ -2,7 +2,7 @@
 # (deterministic: mean centres, most likely frames), from stage 2's newest checkpoint.
 _base_ = ['./gf_ppo_stage2.py']
 
-model = dict(frozen=['policy'])
+model = dict(frozen=['policy'], objective=dict(_delete_=True, type='SupervisedExits'))
 load_from = 'work_dirs/gf_ppo_stage2'
 optim_wrapper = dict(_delete_=True, optimizer=dict(type='AdamW', lr=2e-4, weight_decay=1e-2),
                      clip_grad=dict(max_norm=20))

@@ -2,4 +2,4 @@
 # Then gf_mbv2_r50_p128_kinetics400_ppo_stage2.py (the policy by PPO) and gf_mbv2_r50_p128_kinetics400_ppo_stage3.py (fine-tuning with it).
 _base_ = ['./gf_mbv2_r50_p128_kinetics400.py']
 
-model = dict(locator=dict(_delete_=True, type='random'), random_patch_loss=False)
+model = dict(policy=dict(_delete_=True, type='random'), objective=dict(_delete_=True, type='SupervisedExits'))

@@ -1,7 +1,8 @@
 """Per-clip cost of gfvideo's models, component by component.
 
 Each component is traced once at batch 1 with the shapes it sees at test time; a clip's
-cost is the sum of the components that ran for it (see ``exit_costs`` on the recognizer).
+cost is the sum of its steps' costs, each step's the sum of the components that ran in it
+(``Recognizer.step_costs`` / ``exit_costs``).
 """
 from __future__ import annotations
 
@@ -27,37 +28,70 @@ class MethodCall(nn.Module):
         return out
 
 
+class _PolicyCall(nn.Module):
+    """A policy's forward on an observation's tensors, for the tracer."""
+
+    def __init__(self, policy: nn.Module, k: int) -> None:
+        super().__init__()
+        self.policy, self.k = policy, k
+
+    def forward(self, maps, state, looks, available):
+        from ..models.policy import Observation
+        action = self.policy(Observation(maps, state, looks, available), self.k)
+        return action.frames, action.centers
+
+
 def _device(model: nn.Module) -> torch.device:
     return next(model.parameters()).device
 
 
 @torch.no_grad()
-def glance_focus_costs(model, handles: dict | None = None) -> dict[str, float]:
-    """GFLOPs of one clip's glance, aggregator init, and one focus step's locator / focus / aggregator.
+def glance_focus_costs(model, handles: dict | None = None) -> dict:
+    """GFLOPs per clip of the glance, the aggregator's init, and each focus step's parts.
 
-    ``handles`` overrides the counter's op handles (see ``gfvideo.compute.flops.analyze_flops``).
+    Returns ``dict(glance=, aggregator_init=, steps=[dict(policy=, focus=, aggregator_step=)])``
+    (one entry per focus step: steps that look at different numbers of frames cost
+    differently). Side-effect free: eval mode while preparing the inputs, the model's
+    generator restored. ``handles`` overrides the counter's op handles (see
+    ``gfvideo.compute.flops.analyze_flops``).
     """
-    dev, n, k, s = _device(model), model.num_frames, model.frames_per_step, model.input_size
+    dev, n, s = _device(model), model.num_frames, model.input_size
     frames = torch.zeros(1, n, 3, s, s, device=dev)
-    generator_state = model.generator.get_state()  # tracing a random locator must not consume the model's RNG
+    generator_state = model.generator.get_state()  # tracing a random policy must not consume the model's RNG
+    modes = {m: m.training for m in model.modules()}
+    model.eval()
     try:
         maps, pooled = model.glance(frames)
         state, _ = model.aggregator.init(pooled)
-        frame_ids = torch.arange(k, device=dev)[None]
-        centers = torch.full((1, k, 2), 0.5, device=dev)
-        focus = model.focus(frames, frame_ids, centers)
-        focused = torch.zeros(1, n, dtype=torch.bool, device=dev)
-        return {
-            'glance': count_gflops(model.glance, (frames,), handles=handles),
-            'aggregator_init': count_gflops(MethodCall(model.aggregator, 'init'), (pooled,), handles=handles),
-            'locator': count_gflops(MethodCall(model.locator, frames_per_step=k), (maps, state, focused),
-                                    handles=handles),
-            'focus': count_gflops(model.focus, (frames, frame_ids, centers), handles=handles),
-            'aggregator_step': count_gflops(MethodCall(model.aggregator, 'step'),
-                                            (state, pooled[:, :k], focus), handles=handles),
-        }
+        costs = dict(glance=count_gflops(model.glance, (frames,), handles=handles),
+                     aggregator_init=count_gflops(MethodCall(model.aggregator, 'init'), (pooled,), handles=handles),
+                     steps=[])
+        by_size: dict[int, dict[str, float]] = {}
+        for t in range(1, model.num_exits):
+            k = model.schedule.frames_at(t)
+            if k not in by_size:
+                frame_ids = torch.arange(k, device=dev)[None]
+                centers = torch.full((1, k, 2), 0.5, device=dev)
+                focus, _ = model.focus(frames, frame_ids, centers)
+                looks = torch.zeros(1, n, dtype=torch.long, device=dev)
+                available = torch.ones(1, n, dtype=torch.bool, device=dev)
+                by_size[k] = dict(
+                    policy=count_gflops(_PolicyCall(model.policy, k), (maps, state, looks, available), handles=handles),
+                    focus=count_gflops(model.focus, (frames, frame_ids, centers), handles=handles),
+                    aggregator_step=count_gflops(MethodCall(model.aggregator, 'step'),
+                                                 (state, pooled[:, :k], focus), handles=handles))
+            costs['steps'].append(dict(by_size[k]))
+        return costs
     finally:
+        for m, mode in modes.items():
+            m.training = mode
         model.generator.set_state(generator_state)
+
+
+def glance_focus_step_costs(model, handles: dict | None = None) -> list[float]:
+    """GFLOPs per clip of each step: the glance (exit 0), then each focus step's parts summed."""
+    c = glance_focus_costs(model, handles)
+    return [c['glance'] + c['aggregator_init']] + [sum(step.values()) for step in c['steps']]
 
 
 @torch.no_grad()
@@ -68,6 +102,6 @@ def static_tsm_cost(model) -> float:
     return count_gflops(model, (frames,))
 
 
-def model_exit_costs(model: nn.Module) -> list[float]:
-    """GFLOPs per clip at each exit of a recognizer (a static model has one exit); counted once and cached."""
-    return model.exit_costs() if hasattr(model, 'exit_costs') else [model.gflops()]
+def model_exit_costs(model) -> list[float]:
+    """GFLOPs per clip at each exit of a recognizer (a static model has one); counted once and cached."""
+    return model.exit_costs()

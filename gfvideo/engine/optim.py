@@ -10,7 +10,7 @@ the networks with SGD). In a config::
 builds an ``OptimWrapperDict`` with one ``OptimWrapper`` per named group (each entry is a
 normal mmengine optim-wrapper config: ``type``, ``optimizer``, ``clip_grad``,
 ``paramwise_cfg``). Groups: ``backbones`` = glance + focus networks and the focus-only
-head, ``aggregator``, ``policy`` = the locator. A group whose parts are all frozen
+head, ``aggregator``, ``policy``. A group whose parts are all frozen
 (``model.frozen``) is refused: it would train nothing.
 """
 from __future__ import annotations
@@ -37,7 +37,7 @@ class GlanceFocusOptimWrapperConstructor:
 
     def __call__(self, model: nn.Module) -> OptimWrapperDict:
         model = getattr(model, 'module', model)
-        parts = model._parts()
+        parts = model.parts()
         wrappers = {}
         for name, cfg in self.cfg.items():
             group = nn.ModuleDict({p: parts[p] for p in GROUPS[name]})

@@ -75,14 +75,15 @@ def _check_model(model: dict) -> None:
                               f"(known: {', '.join(known)})")
     if 'focus' in model and 'glance' in model:
         from gfvideo.models.recognizer import check_sizes
+        from gfvideo.models.schedule import FocusSchedule
 
-        num_frames = model.get('num_frames')
-        num_focus = model.get('num_focus_frames') or num_frames  # as the recognizer reads them
-        sizes = (num_frames, model.get('input_size'), model['glance'].get('size'), model['focus'].get('patch'),
-                 num_focus, model.get('frames_per_step') or num_focus)
-        if None not in sizes:  # a missing one fails when the model is built, naming the argument
+        sizes = (model.get('input_size'), model['glance'].get('size'), model['focus'].get('patch'))
+        if None not in sizes and model.get('num_frames') is not None:  # a missing one fails when built
             try:
                 check_sizes(*sizes)
+                FocusSchedule.from_config(model['num_frames'], model.get('num_focus_frames'),
+                                          model.get('frames_per_step'), model.get('num_steps'),
+                                          model.get('revisit', False))
             except ValueError as exc:
                 raise ConfigError(str(exc)) from None
 

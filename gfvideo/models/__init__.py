@@ -1,7 +1,11 @@
-"""Models: TSM backbones, crops, locators, aggregator, recognizers."""
+"""Models: TSM backbones, crops, policies, aggregators, objectives, recognizers."""
+from . import objectives, ppo  # noqa: F401  (register the objectives)
 from .backbones import build_backbone, list_backbones
+from .base import Recognizer
 from .data_preprocessor import VideoDataPreprocessor
+from .episode import Episode, Step
 from .recognizer import GlanceFocusRecognizer
 from .static_tsm import StaticTSM
 
-__all__ = ['build_backbone', 'list_backbones', 'VideoDataPreprocessor', 'GlanceFocusRecognizer', 'StaticTSM']
+__all__ = ['build_backbone', 'list_backbones', 'Recognizer', 'VideoDataPreprocessor', 'Episode', 'Step',
+           'GlanceFocusRecognizer', 'StaticTSM']

@@ -9,7 +9,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..registry import AGGREGATORS
 
+
+@AGGREGATORS.register_module(name='gru')
 class GRUAggregator(nn.Module):
     """``init(glance) -> (state, logits_0)``; ``step(state, glance_sel, focus) -> (state, logits_t)``."""
 
@@ -35,6 +38,7 @@ class GRUAggregator(nn.Module):
         return state, self.head(state)
 
 
+@AGGREGATORS.register_module(name='mean')
 class MeanAggregator(nn.Module):
     """Running mean of per-frame fused features, then a linear head (AdaFocus-style average).
 
@@ -68,10 +72,14 @@ class MeanAggregator(nn.Module):
 
 def build_aggregator(cfg: dict | None, glance_channels: int, focus_channels: int,
                      num_classes: int) -> nn.Module:
-    """``dict(type='gru'|'mean', hidden=...)``; GRU by default."""
+    """``dict(type=name, hidden=...)`` from the ``AGGREGATORS`` registry (``'gru'`` by default).
+
+    Every aggregator takes ``glance_channels``, ``focus_channels`` and ``num_classes`` and
+    has ``hidden`` (its state width), ``init(glance_pooled)`` and ``step(state, glance_sel, focus)``.
+    """
     cfg = dict(cfg or {})
-    kind = cfg.pop('type', 'gru')
-    classes = {'gru': GRUAggregator, 'mean': MeanAggregator}
-    if kind not in classes:
-        raise KeyError(f'unknown aggregator type {kind!r}; choose from {sorted(classes)}')
-    return classes[kind](glance_channels, focus_channels, num_classes, **cfg)
+    cfg.setdefault('type', 'gru')
+    if AGGREGATORS.get(cfg['type']) is None:
+        raise KeyError(f'unknown aggregator type {cfg["type"]!r}; choose from {sorted(AGGREGATORS.module_dict)}')
+    return AGGREGATORS.build(cfg, default_args=dict(glance_channels=glance_channels, focus_channels=focus_channels,
+                                                    num_classes=num_classes))

@@ -6,7 +6,7 @@ earlier stage than the last when the input is small) and the globally averaged l
 ``[B*T, C]``. Parameter names follow torchvision's, so ImageNet ``.pth`` files load as
 they are (the shift has no parameters).
 
-Shift placement (REFERENCE.md §2): ResNet, on the residual branch before ``conv1`` of
+Shift placement (docs/references.md, "TSM"): ResNet, on the residual branch before ``conv1`` of
 every block; MobileNetV2, MobileNetV3 and EfficientNet, at the input of the residual
 branch of every inverted-residual block that has a residual connection: before the first
 (expanding) pointwise conv. A block without an expansion conv that has a residual (the
@@ -17,8 +17,6 @@ branch input, before that depthwise conv, so the identity path stays untouched.
 from __future__ import annotations
 
 import os
-from typing import Callable
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -28,20 +26,22 @@ from torchvision.models.mobilenetv2 import InvertedResidual, MobileNetV2
 from torchvision.models.resnet import BasicBlock, Bottleneck
 from torchvision.ops.misc import Conv2dNormActivation
 
-from .tsm import ShiftContext, TemporalShift
+from ..registry import BACKBONES
+from .tsm import ShiftBlock, ShiftState, TemporalShift
 
 
 class TSMBackbone(nn.Module):
-    """Common forward: run the stages, keep one stage's map, pool the last."""
+    """Common forward: run the stages with the shift state, keep one stage's map, pool the last."""
 
     stage_channels: tuple[int, ...]
 
     def __init__(self) -> None:
         super().__init__()
-        self.shift_context = ShiftContext()
         self.feature_stage = 4
+        self.num_shifts = 0
 
-    def stages(self) -> list[Callable[[torch.Tensor], torch.Tensor]]:
+    def stages(self) -> list[list[nn.Module]]:
+        """The modules of stages 1-4, in order (``nn.Sequential`` s are entered)."""
         raise NotImplementedError
 
     @property
@@ -52,22 +52,26 @@ class TSMBackbone(nn.Module):
     def out_channels(self) -> int:
         return self.stage_channels[-1]
 
-    def forward(self, x: torch.Tensor, num_segments: int,
-                cache: dict[int, torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """``x`` ``[B*T, 3, H, W]`` with ``T = num_segments``; ``cache`` turns on online shift."""
-        self.shift_context.num_segments = num_segments
-        self.shift_context.cache = cache
+    def forward(self, x: torch.Tensor, num_segments: int, shift_state: ShiftState | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor, ShiftState]:
+        """``x`` ``[B*T, 3, H, W]`` with ``T = num_segments`` -> ``(feature_map, pooled, shift_state)``.
+
+        ``shift_state``: what the previous call returned (online shift across calls), or
+        ``None`` (the first frame's previous frame is zero).
+        """
+        carries: list[torch.Tensor | None] = [None] * self.num_shifts
         feature_map = x
         for i, stage in enumerate(self.stages(), start=1):
-            x = stage(x)
+            for module in stage:
+                x = _run(module, x, num_segments, shift_state, carries)
             if i == self.feature_stage:
                 feature_map = x
-        self.shift_context.cache = None
-        return feature_map, F.adaptive_avg_pool2d(x, 1).flatten(1)
+        return feature_map, F.adaptive_avg_pool2d(x, 1).flatten(1), tuple(carries)
 
     def _add_shifts(self, blocks: list[nn.Module], fold_div: int) -> None:
         for slot, block in enumerate(blocks):
-            block.shift = TemporalShift(self.shift_context, slot, fold_div)
+            block.shift = TemporalShift(slot, fold_div)
+        self.num_shifts = len(blocks)
 
     def stage_size(self, input_size: int, stage: int) -> int:
         """Spatial size of stage ``stage``'s map for a square input (every stage halves, rounding up)."""
@@ -77,7 +81,24 @@ class TSMBackbone(nn.Module):
         return size
 
 
-class _ShiftSlot:
+def _run(module: nn.Module, x: torch.Tensor, num_segments: int, state: ShiftState | None,
+         carries: list[torch.Tensor | None]) -> torch.Tensor:
+    """Apply ``module``; shift blocks get their slot's previous slice and leave their carry in ``carries``."""
+    if isinstance(module, ShiftBlock):
+        slot = None if module.shift is None else module.shift.slot
+        prev = None if state is None or slot is None else state[slot]
+        x, carry = module(x, num_segments, prev)
+        if slot is not None:
+            carries[slot] = carry
+        return x
+    if type(module) is nn.Sequential:
+        for child in module:
+            x = _run(child, x, num_segments, state, carries)
+        return x
+    return module(x)
+
+
+class _ShiftSlot(ShiftBlock):
     """Gives a torchvision block an empty ``shift`` slot; the backbone fills it where the shift belongs."""
 
     def __init__(self, *args, **kwargs) -> None:
@@ -86,20 +107,22 @@ class _ShiftSlot:
 
 
 class ShiftBasicBlock(_ShiftSlot, BasicBlock):
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, num_segments: int = 1, prev: torch.Tensor | None = None):
         identity = x if self.downsample is None else self.downsample(x)
-        out = self.relu(self.bn1(self.conv1(x if self.shift is None else self.shift(x))))
+        branch, carry = self.shifted(x, num_segments, prev)
+        out = self.relu(self.bn1(self.conv1(branch)))
         out = self.bn2(self.conv2(out))
-        return self.relu(out + identity)
+        return self.relu(out + identity), carry
 
 
 class ShiftBottleneck(_ShiftSlot, Bottleneck):
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, num_segments: int = 1, prev: torch.Tensor | None = None):
         identity = x if self.downsample is None else self.downsample(x)
-        out = self.relu(self.bn1(self.conv1(x if self.shift is None else self.shift(x))))
+        branch, carry = self.shifted(x, num_segments, prev)
+        out = self.relu(self.bn1(self.conv1(branch)))
         out = self.relu(self.bn2(self.conv2(out)))
         out = self.bn3(self.conv3(out))
-        return self.relu(out + identity)
+        return self.relu(out + identity), carry
 
 
 class ResNetTSM(TSMBackbone):
@@ -131,18 +154,17 @@ class ResNetTSM(TSMBackbone):
         if shift:
             self._add_shifts([b for i in range(4) for b in getattr(self, f'layer{i + 1}')], fold_div)
 
-    def stem(self, x: torch.Tensor) -> torch.Tensor:
-        return self.maxpool(self.relu(self.bn1(self.conv1(x))))
-
-    def stages(self) -> list[Callable[[torch.Tensor], torch.Tensor]]:
-        return [lambda x: self.layer1(self.stem(x)), self.layer2, self.layer3, self.layer4]
+    def stages(self) -> list[list[nn.Module]]:
+        return [[self.conv1, self.bn1, self.relu, self.maxpool, self.layer1], [self.layer2], [self.layer3],
+                [self.layer4]]
 
 
 class ShiftInvertedResidual(_ShiftSlot, InvertedResidual):
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, num_segments: int = 1, prev: torch.Tensor | None = None):
         if self.use_res_connect:
-            return x + self.conv(x if self.shift is None else self.shift(x))
-        return self.conv(x)
+            branch, carry = self.shifted(x, num_segments, prev)
+            return x + self.conv(branch), carry
+        return self.conv(x), None
 
 
 class MobileNetV2TSM(TSMBackbone):
@@ -166,9 +188,9 @@ class MobileNetV2TSM(TSMBackbone):
             self._add_shifts([b for b in self.features
                               if isinstance(b, InvertedResidual) and b.use_res_connect], fold_div)
 
-    def stages(self) -> list[Callable[[torch.Tensor], torch.Tensor]]:
+    def stages(self) -> list[list[nn.Module]]:
         starts = (0,) + self._STAGE_ENDS[:-1]
-        return [self.features[s:e] for s, e in zip(starts, self._STAGE_ENDS)]
+        return [list(self.features[s:e]) for s, e in zip(starts, self._STAGE_ENDS)]
 
 
 class _FeatureStages(TSMBackbone):
@@ -181,9 +203,9 @@ class _FeatureStages(TSMBackbone):
         if shift:
             self._add_shifts([b for b in blocks if b.use_res_connect], fold_div)
 
-    def stages(self) -> list[Callable[[torch.Tensor], torch.Tensor]]:
+    def stages(self) -> list[list[nn.Module]]:
         starts = (0,) + self.stage_ends[:-1]
-        return [self.features[s:e] for s, e in zip(starts, self.stage_ends)]
+        return [list(self.features[s:e]) for s, e in zip(starts, self.stage_ends)]
 
 
 def _out_channels(layers: nn.Module) -> int:
@@ -191,10 +213,11 @@ def _out_channels(layers: nn.Module) -> int:
 
 
 class ShiftInvertedResidualV3(_ShiftSlot, tv_mobilenetv3.InvertedResidual):
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, num_segments: int = 1, prev: torch.Tensor | None = None):
         if self.use_res_connect:
-            return x + self.block(x if self.shift is None else self.shift(x))
-        return self.block(x)
+            branch, carry = self.shifted(x, num_segments, prev)
+            return x + self.block(branch), carry
+        return self.block(x), None
 
 
 class MobileNetV3TSM(_FeatureStages):
@@ -211,10 +234,11 @@ class MobileNetV3TSM(_FeatureStages):
 
 
 class ShiftMBConv(_ShiftSlot, tv_efficientnet.MBConv):
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, num_segments: int = 1, prev: torch.Tensor | None = None):
         if self.use_res_connect:
-            return x + self.stochastic_depth(self.block(x if self.shift is None else self.shift(x)))
-        return self.block(x)
+            branch, carry = self.shifted(x, num_segments, prev)
+            return x + self.stochastic_depth(self.block(branch)), carry
+        return self.block(x), None
 
 
 class EfficientNetTSM(_FeatureStages):
@@ -235,56 +259,54 @@ class EfficientNetTSM(_FeatureStages):
         self._finish([m for m in self.features.modules() if isinstance(m, ShiftMBConv)], shift, fold_div)
 
 
-_BACKBONES: dict[str, Callable[..., TSMBackbone]] = {}
-
-
-def register_backbone(fn: Callable[..., TSMBackbone]) -> Callable[..., TSMBackbone]:
-    _BACKBONES[fn.__name__] = fn
-    return fn
-
-
-@register_backbone
+@BACKBONES.register_module()
 def resnet18(**kwargs) -> ResNetTSM:
     return ResNetTSM(ShiftBasicBlock, [2, 2, 2, 2], **kwargs)
 
 
-@register_backbone
+@BACKBONES.register_module()
 def resnet34(**kwargs) -> ResNetTSM:
     return ResNetTSM(ShiftBasicBlock, [3, 4, 6, 3], **kwargs)
 
 
-@register_backbone
+@BACKBONES.register_module()
 def resnet50(**kwargs) -> ResNetTSM:
     return ResNetTSM(ShiftBottleneck, [3, 4, 6, 3], **kwargs)
 
 
-@register_backbone
+@BACKBONES.register_module()
 def mobilenet_v2(**kwargs) -> MobileNetV2TSM:
     return MobileNetV2TSM(**kwargs)
 
 
-@register_backbone
+@BACKBONES.register_module()
 def mobilenet_v3_large(**kwargs) -> MobileNetV3TSM:
     return MobileNetV3TSM(**kwargs)
 
 
-@register_backbone
+@BACKBONES.register_module()
 def efficientnet_b0(**kwargs) -> EfficientNetTSM:
     return EfficientNetTSM(**kwargs)
 
 
 def list_backbones() -> list[str]:
-    return sorted(_BACKBONES)
+    return sorted(BACKBONES.module_dict)
 
 
-def build_backbone(name: str, *, pretrained: str | None = None, feature_stage: int = 4,
+def build_backbone(name: str | dict, *, pretrained: str | None = None, feature_stage: int = 4,
                    **kwargs) -> TSMBackbone:
-    """Build backbone ``name`` (see :func:`list_backbones`), optionally loading a torchvision ``.pth``."""
-    if name not in _BACKBONES:
-        raise KeyError(f'unknown backbone {name!r}; available: {", ".join(list_backbones())}')
+    """Build backbone ``name`` from the ``BACKBONES`` registry, optionally loading a torchvision ``.pth``.
+
+    ``name`` is a registered name (``'resnet50'``, or a user's, see README "Your own
+    parts") or a ``dict(type=name, **kwargs)``.
+    """
+    cfg = dict(name) if isinstance(name, dict) else dict(type=name)
+    cfg.update(kwargs)
+    if BACKBONES.get(cfg['type']) is None:
+        raise KeyError(f'unknown backbone {cfg["type"]!r}; available: {", ".join(list_backbones())}')
     if feature_stage not in (1, 2, 3, 4):
         raise ValueError(f'feature_stage must be 1-4, got {feature_stage}')
-    backbone = _BACKBONES[name](**kwargs)
+    backbone = BACKBONES.build(cfg)
     backbone.feature_stage = feature_stage
     if pretrained:
         load_pretrained(backbone, pretrained)

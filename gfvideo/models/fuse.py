@@ -40,6 +40,8 @@ from torchvision.models.resnet import BasicBlock, Bottleneck
 
 from ..compute.costs import model_exit_costs
 from .backbones import ShiftBasicBlock, ShiftBottleneck
+from .base import Recognizer
+from .tsm import ShiftBlock
 
 __all__ = ['FusedConv2d', 'fuse_for_inference']
 
@@ -122,22 +124,35 @@ class FusedConv2d(nn.Module):
 
 
 class FusedResNetBlock(nn.Module):
-    """A torchvision ``BasicBlock`` / ``Bottleneck`` (with its temporal shift, if any), fused."""
+    """A torchvision ``BasicBlock`` / ``Bottleneck``, fused."""
 
     def __init__(self, block: BasicBlock | Bottleneck, sizes: dict[nn.Module, list[int]]) -> None:
         super().__init__()
         convs = [block.conv1, block.conv2] + ([block.conv3] if isinstance(block, Bottleneck) else [])
         bns = [block.bn1, block.bn2] + ([block.bn3] if isinstance(block, Bottleneck) else [])
-        self.shift = getattr(block, 'shift', None)
         self.convs = nn.ModuleList(FusedConv2d(c, b, nn.ReLU(), sizes.get(c)) for c, b in zip(convs, bns))
         self.downsample = block.downsample
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def residual(self, x: torch.Tensor, branch: torch.Tensor) -> torch.Tensor:
         identity = x if self.downsample is None else self.downsample(x)
-        out = x if self.shift is None else self.shift(x)
         for conv in self.convs[:-1]:
-            out = conv(out)
-        return self.convs[-1](out, residual=identity)
+            branch = conv(branch)
+        return self.convs[-1](branch, residual=identity)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.residual(x, x)
+
+
+class FusedShiftResNetBlock(ShiftBlock, FusedResNetBlock):
+    """gfvideo's shift ResNet block, fused: the shift state in and out as in the unfused block."""
+
+    def __init__(self, block: ShiftBasicBlock | ShiftBottleneck, sizes: dict[nn.Module, list[int]]) -> None:
+        super().__init__(block, sizes)
+        self.shift = block.shift
+
+    def forward(self, x: torch.Tensor, num_segments: int = 1, prev: torch.Tensor | None = None):
+        branch, carry = self.shifted(x, num_segments, prev)
+        return self.residual(x, branch), carry
 
 
 # Exactly these: a subclass may change forward (squeeze-excitation, other shift placements).
@@ -216,14 +231,15 @@ def fuse_for_inference(model: nn.Module, example: Callable[[], object] | None = 
     """
     if model.training:
         raise ValueError('fuse_for_inference folds batch-norm statistics: call model.eval() first')
-    if hasattr(model, 'exit_costs') or hasattr(model, 'gflops'):
+    if isinstance(model, Recognizer):
         model_exit_costs(model)  # counted (and cached) unfused: batch norm included, as everywhere
     sizes = _conv_input_sizes(model, example) if example is not None else {}
     for module in list(model.modules()):
         for name, child in module.named_children():
             if type(child) in _RESNET_BLOCKS and all(
                     _has_statistics(bn) for key, bn in child.named_children() if key.startswith('bn')):
-                module._modules[name] = FusedResNetBlock(child, sizes)
+                fused = FusedShiftResNetBlock if isinstance(child, ShiftBlock) else FusedResNetBlock
+                module._modules[name] = fused(child, sizes)
     for module in list(model.modules()):
         _fuse_children(module, sizes)
     return model

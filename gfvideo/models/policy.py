@@ -1,41 +1,49 @@
 """Where and when to look: the policy that picks each focus step's frames and patch centres.
 
-Every locator has one interface, so an ablation swaps one config key::
+Every policy has one interface, so an ablation swaps one config key::
 
-    action = locator(glance_maps, state, focused, frames_per_step)
+    action = policy(observation, k)
 
-``glance_maps`` ``[B, N, C, h, w]`` are the glance network's feature maps for all N
-frames, ``state`` ``[B, H]`` the aggregator's state after the steps so far (so earlier
-choices condition later ones), ``focused`` ``[B, N]`` marks frames already looked at. The
-returned :class:`Action` names the ``frames`` ``[B, K]`` to look at now and a patch centre
+The :class:`Observation` holds what the policy may read: the glance network's feature
+maps for all N frames ``[B, N, C, h, w]``, the aggregator's state after the steps so far
+``[B, H]`` (so what earlier looks saw conditions later ones), how often each frame has
+been focused ``[B, N]``, and which frames this step may pick (the focus schedule's rule:
+unfocused frames only, or every frame when the schedule revisits). The returned
+:class:`Action` names the ``frames`` ``[B, K]`` to look at now and a patch centre
 ``[B, K, 2]`` in ``[0, 1]`` for each (see :mod:`gfvideo.models.crop` for the convention).
 
 **When** (which frames), ``frames=``:
 
-- ``'fixed'``: the first K frames not yet focused, in temporal order (AdaFocus: every
-  frame gets one patch when ``num_focus_frames = N``).
+- ``'fixed'``: the K available frames looked at least so far, in temporal order
+  (AdaFocus: every frame gets one patch when ``num_focus_frames = N``; with revisits and
+  ``K = N``, every frame again at each step).
 - ``'learned'``: a score per frame from its pooled glance feature and the state; the K
-  best-scoring frames not yet focused (Uni-AdaFocus: the focus budget goes to the frames
-  judged most informative). Focused frames are masked out, so no frame is chosen twice.
-  The focus network's online shift across steps then links each step to the previously
-  chosen frames rather than to temporal neighbours.
+  best-scoring available frames (Uni-AdaFocus: the focus budget goes to the frames judged
+  most informative). Without revisits focused frames are masked out, so no frame is
+  chosen twice. The focus network's online shift across steps then links each step to the
+  previously chosen frames rather than to temporal neighbours.
+- ``'random'``: K distinct available frames, uniformly.
 
 **Where** (patch centres): ``center``, ``random`` (the model's own generator), and the
 learned scorer: a 1x1-conv network over the chosen frame's glance map and the state gives
 a score per glance cell; the softmax-weighted mean of the cell centres is the patch centre.
 
-**How it learns** (the ``type`` key):
+**How it learns** (the ``type`` key, in the ``POLICIES`` registry):
 
 - ``'learned'`` (end to end, AdaFocusV2): the soft-argmax centre is differentiable through
   :func:`gfvideo.models.crop.differentiable_crop` (``crop_grad_scale`` scales that
-  gradient), and the recognizer can regress the cell scores onto random patches'
-  outcomes; learned frames are drawn by Gumbel top-k in training with a straight-through
+  gradient), and the supervised objective can regress the cell scores onto random
+  patches' outcomes (:mod:`gfvideo.models.objectives`); learned frames are drawn by Gumbel top-k in training with a straight-through
   weight (``Action.frame_weights``: 1 in the forward pass, the gradient of the frames'
   softmax in the backward pass).
 - ``'ppo'`` (reinforcement learning, GFNet): the same networks are the actor. Centres are
   Gaussian around the soft-argmax (``std``), frames a categorical over the unfocused
   frames drawn without replacement; the log-probability is the sum of both. A critic
   reads the state and the glance. Trained by :mod:`gfvideo.models.ppo`.
+
+Every policy is built with the same arguments (``glance_channels``, ``state_channels``,
+``patch_fraction``, ``generator``: the model's own, saved in checkpoints) plus its config
+keys, so a user's policy registered in ``POLICIES`` plugs in by ``type=``.
 
 At test time every policy is deterministic: the mean centre and the most likely frames.
 """
@@ -45,6 +53,26 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+
+from ..registry import POLICIES
+
+
+@dataclass
+class Observation:
+    """What a policy reads before a focus step (rows still running)."""
+    glance_maps: torch.Tensor     # [B, N, C, h, w]
+    state: torch.Tensor           # [B, H] aggregator state after the steps so far
+    looks: torch.Tensor           # [B, N] long: times each frame has been focused
+    available: torch.Tensor       # [B, N] bool: frames this step may pick
+
+    def select(self, rows: torch.Tensor) -> 'Observation':
+        return Observation(self.glance_maps[rows], self.state[rows], self.looks[rows], self.available[rows])
+
+    @staticmethod
+    def cat(observations: list['Observation']) -> 'Observation':
+        """Several steps' observations as one batch (step-major), for re-scoring in one call."""
+        return Observation(*(torch.cat([getattr(o, f) for o in observations])
+                             for f in ('glance_maps', 'state', 'looks', 'available')))
 
 
 @dataclass
@@ -57,44 +85,24 @@ class Action:
     entropy: torch.Tensor | None = None     # [B]
     frame_weights: torch.Tensor | None = None  # [B, K] straight-through weights (end to end)
 
+    @staticmethod
+    def cat(actions: list['Action']) -> 'Action':
+        """Several steps' frames and centres as one batch (step-major)."""
+        return Action(frames=torch.cat([a.frames for a in actions]), centers=torch.cat([a.centers for a in actions]))
 
-def next_frames(focused: torch.Tensor, k: int) -> torch.Tensor:
-    """The first ``k`` frames of each row not yet focused, in temporal order: ``[B, K]``."""
-    n = focused.shape[1]
-    # Unfocused frames sort first (key 0..N-1), focused ones after (key N..2N-1).
-    key = torch.arange(n, device=focused.device) + focused.long() * n
+
+def next_frames(looks: torch.Tensor, available: torch.Tensor, k: int) -> torch.Tensor:
+    """The ``k`` available frames looked at least so far, in temporal order: ``[B, K]``."""
+    n = looks.shape[1]
+    # Fewest looks first, then temporal order; unavailable frames sort last.
+    key = torch.arange(n, device=looks.device) + looks.clamp(max=n) * n
+    key = key + (~available).long() * (n + 1) * n
     return key.argsort(dim=1)[:, :k]
 
 
-class Locator(nn.Module):
-    """Base class: the fixed frame schedule; subclasses place the patches."""
-
-    # True for a locator whose centres train through the differentiable crop.
-    end_to_end = False
-
-    def __init__(self, frames: str = 'fixed', generator: torch.Generator | None = None) -> None:
-        super().__init__()
-        if frames not in ('fixed', 'random'):
-            raise ValueError(f"frames must be 'fixed' or 'random', got {frames!r}")
-        self.frames = frames
-        self.generator = generator
-
-    def forward(self, glance_maps: torch.Tensor, state: torch.Tensor, focused: torch.Tensor,
-                frames_per_step: int) -> Action:
-        if self.frames == 'random':  # distinct unfocused frames, uniformly (stage 1 for learned frames)
-            logits = masked_frame_logits(torch.zeros(focused.shape, device=focused.device), focused)
-            frames = gumbel_top_k(logits, frames_per_step, self.generator)
-        else:
-            frames = next_frames(focused, frames_per_step)
-        return Action(frames=frames, centers=self.locate(glance_maps, state, frames))
-
-    def locate(self, glance_maps: torch.Tensor, state: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
-
-
-def masked_frame_logits(scores: torch.Tensor, focused: torch.Tensor) -> torch.Tensor:
-    """Frame logits with focused frames at ``-inf`` (they can't be chosen again)."""
-    return scores.masked_fill(focused, float('-inf'))
+def masked_frame_logits(scores: torch.Tensor, available: torch.Tensor) -> torch.Tensor:
+    """Frame logits with unavailable frames at ``-inf`` (they can't be chosen)."""
+    return scores.masked_fill(~available, float('-inf'))
 
 
 def gumbel_top_k(logits: torch.Tensor, k: int, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -117,22 +125,55 @@ def sequential_log_prob(logits: torch.Tensor, frames: torch.Tensor) -> tuple[tor
     return total, entropy
 
 
-class CenterLocator(Locator):
+class Policy(nn.Module):
+    """Base class: the frame choice for ``frames='fixed'`` / ``'random'``; subclasses place the patches.
+
+    ``end_to_end``: the centres train through the differentiable crop (the model then
+    crops with :func:`gfvideo.models.crop.differentiable_crop` in training).
+    """
+
+    end_to_end = False
+
+    def __init__(self, glance_channels: int = 0, state_channels: int = 0, patch_fraction: float = 0.5,
+                 frames: str = 'fixed', generator: torch.Generator | None = None) -> None:
+        super().__init__()
+        if frames not in ('fixed', 'random'):
+            raise ValueError(f"frames must be 'fixed' or 'random', got {frames!r}")
+        self.frames = frames
+        self.generator = generator
+
+    def forward(self, obs: Observation, k: int) -> Action:
+        if self.frames == 'random':  # distinct available frames, uniformly (stage 1 for learned frames)
+            logits = masked_frame_logits(torch.zeros(obs.looks.shape, device=obs.looks.device), obs.available)
+            frames = gumbel_top_k(logits, k, self.generator)
+        else:
+            frames = next_frames(obs.looks, obs.available, k)
+        return Action(frames=frames, centers=self.locate(obs, frames))
+
+    def locate(self, obs: Observation, frames: torch.Tensor) -> torch.Tensor:
+        """Patch centres ``[B, K, 2]`` for the chosen ``frames``."""
+        raise NotImplementedError
+
+
+@POLICIES.register_module(name='center')
+class CenterPolicy(Policy):
     """Always the frame centre."""
 
-    def locate(self, glance_maps, state, frames):
-        return glance_maps.new_full((*frames.shape, 2), 0.5)
+    def locate(self, obs, frames):
+        return obs.glance_maps.new_full((*frames.shape, 2), 0.5)
 
 
-class RandomLocator(Locator):
+@POLICIES.register_module(name='random')
+class RandomPolicy(Policy):
     """Uniform random centres, drawn from ``generator`` (the model's, saved in checkpoints)."""
 
-    def locate(self, glance_maps, state, frames):
+    def locate(self, obs, frames):
         centers = torch.rand((*frames.shape, 2), generator=self.generator)
-        return centers.to(device=glance_maps.device, dtype=glance_maps.dtype)
+        return centers.to(device=obs.glance_maps.device, dtype=obs.glance_maps.dtype)
 
 
-class LearnedLocator(Locator):
+@POLICIES.register_module(name='learned')
+class LearnedPolicy(Policy):
     """The learned policy, end to end: soft-argmax centres and (optionally) learned frames.
 
     A 1x1-conv scorer gives one score per glance cell of the chosen frame, conditioned on
@@ -144,14 +185,14 @@ class LearnedLocator(Locator):
     pull on the glance network.
 
     Signals that train the cell scores by gradient descent: the gradient through the
-    differentiable crop (scaled by ``crop_grad_scale``), and (with the recognizer's
-    ``random_patch_loss`` and ``loss_weights['locator']``) a regression of the score of the
-    cell under each random patch onto how well the model told the class after looking
-    there (its negative cross-entropy). ``crop_grad_scale`` leaves the centres as they are
-    and scales only the gradient they receive: 1 is AdaFocusV2's signal; 0 leaves the
-    centres to the regression. On the demo the crop's gradient pulled the score maps away
-    from the object, even scaled by 0.1 (README, "The policy"), so the end-to-end configs
-    use 0.
+    differentiable crop (scaled by ``crop_grad_scale``), and (with the supervised
+    objective's ``focus_branch='random'`` and ``weights['policy']``) a regression of the
+    score of the cell under each random patch onto how well the model told the class after
+    looking there (its negative cross-entropy). ``crop_grad_scale`` leaves the centres as
+    they are and scales only the gradient they receive: 1 is AdaFocusV2's signal; 0 leaves
+    the centres to the regression. On the demo the crop's gradient pulled the score maps
+    away from the object, even scaled by 0.1 (README, "The policy"), so the end-to-end
+    configs use 0.
     """
 
     end_to_end = True
@@ -183,11 +224,11 @@ class LearnedLocator(Locator):
     def _maps(self, glance_maps: torch.Tensor) -> torch.Tensor:
         return glance_maps.detach() if self.detach_glance else glance_maps
 
-    def frame_scores(self, glance_maps: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
-        """Logits ``[B, N]`` over the frames (before masking the focused ones)."""
-        pooled = self._maps(glance_maps).mean((-2, -1))                  # [B, N, C]
-        x = torch.relu(self.frame_in(pooled) + self.state_in(state)[:, None])
-        return self.frame_score(x).squeeze(-1)
+    def frame_scores(self, obs: Observation) -> torch.Tensor:
+        """Logits ``[B, N]`` over the frames, unavailable ones at ``-inf``."""
+        pooled = self._maps(obs.glance_maps).mean((-2, -1))              # [B, N, C]
+        x = torch.relu(self.frame_in(pooled) + self.state_in(obs.state)[:, None])
+        return masked_frame_logits(self.frame_score(x).squeeze(-1), obs.available)
 
     def cell_scores(self, glance_maps: torch.Tensor, state: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
         """Logits ``[B, K, h*w]`` over the glance cells of the chosen frames."""
@@ -216,28 +257,31 @@ class LearnedLocator(Locator):
         half = self.patch_fraction / 2
         return (weights @ cells - half) / (1 - self.patch_fraction)
 
-    def locate(self, glance_maps, state, frames):
-        scores = self.cell_scores(glance_maps, state, frames)
-        centers = self.soft_argmax(scores, glance_maps.shape[-2:]).clamp(0, 1)
+    def mean_centers(self, obs: Observation, frames: torch.Tensor) -> torch.Tensor:
+        """The soft-argmax centres ``[B, K, 2]`` (unclamped) for the chosen frames."""
+        return self.soft_argmax(self.cell_scores(obs.glance_maps, obs.state, frames), obs.glance_maps.shape[-2:])
+
+    def locate(self, obs, frames):
+        centers = self.mean_centers(obs, frames).clamp(0, 1)
         if self.crop_grad_scale != 1.0:  # the same centres; the crop's gradient into them scaled
             centers = centers.detach() + self.crop_grad_scale * (centers - centers.detach())
         return centers
 
-    def forward(self, glance_maps: torch.Tensor, state: torch.Tensor, focused: torch.Tensor,
-                frames_per_step: int) -> Action:
+    def forward(self, obs: Observation, k: int) -> Action:
         if self.frames == 'fixed':
-            return super().forward(glance_maps, state, focused, frames_per_step)
-        logits = masked_frame_logits(self.frame_scores(glance_maps, state), focused)
+            return super().forward(obs, k)
+        logits = self.frame_scores(obs)
         if not self.training:
-            frames = logits.topk(frames_per_step, dim=-1).indices
-            return Action(frames=frames, centers=self.locate(glance_maps, state, frames))
-        frames = gumbel_top_k(logits, frames_per_step, self.generator)
+            frames = logits.topk(k, dim=-1).indices
+            return Action(frames=frames, centers=self.locate(obs, frames))
+        frames = gumbel_top_k(logits, k, self.generator)
         probs = logits.softmax(-1).gather(1, frames)
         weights = 1 + probs - probs.detach()                 # 1 forward; d(prob) backward
-        return Action(frames=frames, centers=self.locate(glance_maps, state, frames), frame_weights=weights)
+        return Action(frames=frames, centers=self.locate(obs, frames), frame_weights=weights)
 
 
-class PPOPolicy(LearnedLocator):
+@POLICIES.register_module(name='ppo')
+class PPOPolicy(LearnedPolicy):
     """The learned policy as a stochastic actor-critic, trained by PPO (GFNet).
 
     Actor: centres ``N(soft-argmax, std^2)`` clipped to ``[0, 1]``; with ``frames='learned'``
@@ -245,7 +289,7 @@ class PPOPolicy(LearnedLocator):
     over the step's frames of both parts. Critic: a small MLP over the state and the
     glance's mean feature. In eval mode: the mean centre and the top-k frames.
 
-    ``forward(..., action=old)`` re-scores a stored action under the current parameters
+    ``forward(obs, k, action=old)`` re-scores a stored action under the current parameters
     (``log_prob``, ``value``, ``entropy``): the PPO update goes through ``forward`` so a
     DDP wrapper sees it.
     """
@@ -263,24 +307,21 @@ class PPOPolicy(LearnedLocator):
         self.value_head = nn.Sequential(nn.Linear(glance_channels + state_channels, hidden), nn.ReLU(),
                                         nn.Linear(hidden, 1))
 
-    def value(self, glance_maps: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
-        pooled = glance_maps.detach().mean((1, 3, 4))                    # [B, C]
-        return self.value_head(torch.cat([pooled, state], -1)).squeeze(-1)
+    def value(self, obs: Observation) -> torch.Tensor:
+        pooled = obs.glance_maps.detach().mean((1, 3, 4))                # [B, C]
+        return self.value_head(torch.cat([pooled, obs.state], -1)).squeeze(-1)
 
-    def forward(self, glance_maps: torch.Tensor, state: torch.Tensor, focused: torch.Tensor,
-                frames_per_step: int, action: Action | None = None) -> Action:
-        logits = None
-        if self.frames == 'learned':
-            logits = masked_frame_logits(self.frame_scores(glance_maps, state), focused)
+    def forward(self, obs: Observation, k: int, action: Action | None = None) -> Action:
+        logits = self.frame_scores(obs) if self.frames == 'learned' else None
         if action is not None:
             frames = action.frames
         elif logits is None:
-            frames = next_frames(focused, frames_per_step)
+            frames = next_frames(obs.looks, obs.available, k)
         elif self.training:
-            frames = gumbel_top_k(logits, frames_per_step, self.generator)
+            frames = gumbel_top_k(logits, k, self.generator)
         else:
-            frames = logits.topk(frames_per_step, dim=-1).indices
-        mean = self.soft_argmax(self.cell_scores(glance_maps, state, frames), glance_maps.shape[-2:])
+            frames = logits.topk(k, dim=-1).indices
+        mean = self.mean_centers(obs, frames)
         if action is None and not self.training:
             return Action(frames=frames, centers=mean.clamp(0, 1))
         if action is None:
@@ -294,21 +335,14 @@ class PPOPolicy(LearnedLocator):
         if logits is not None:
             frame_lp, frame_entropy = sequential_log_prob(logits, frames)
             log_prob, entropy = log_prob + frame_lp, entropy + frame_entropy
-        return Action(frames=frames, centers=centers, log_prob=log_prob,
-                      value=self.value(glance_maps, state), entropy=entropy)
+        return Action(frames=frames, centers=centers, log_prob=log_prob, value=self.value(obs), entropy=entropy)
 
 
-def build_locator(cfg: dict, *, glance_channels: int, state_channels: int, patch_fraction: float,
-                  generator: torch.Generator | None) -> Locator:
-    """Build from ``dict(type='learned'|'ppo'|'random'|'center', **kwargs)``."""
+def build_policy(cfg: dict, *, glance_channels: int, state_channels: int, patch_fraction: float,
+                 generator: torch.Generator | None) -> Policy:
+    """Build ``dict(type=name, **kwargs)`` from the ``POLICIES`` registry with the common arguments."""
     cfg = dict(cfg)
-    kind = cfg.pop('type')
-    if kind == 'center':
-        return CenterLocator(generator=generator, **cfg)
-    if kind == 'random':
-        return RandomLocator(generator=generator, **cfg)
-    if kind == 'learned':
-        return LearnedLocator(glance_channels, state_channels, patch_fraction, generator=generator, **cfg)
-    if kind == 'ppo':
-        return PPOPolicy(glance_channels, state_channels, patch_fraction, generator=generator, **cfg)
-    raise KeyError(f"unknown locator type {kind!r}; choose 'learned', 'ppo', 'random' or 'center'")
+    if POLICIES.get(cfg.get('type')) is None:
+        raise KeyError(f'unknown policy type {cfg.get("type")!r}; registered: {", ".join(sorted(POLICIES.module_dict))}')
+    return POLICIES.build(cfg, default_args=dict(glance_channels=glance_channels, state_channels=state_channels,
+                                                 patch_fraction=patch_fraction, generator=generator))

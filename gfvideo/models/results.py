@@ -1,33 +1,55 @@
-"""Per-clip prediction results, and multi-view testing (twice sampling, three crops).
+"""Per-clip prediction results from an episode, and multi-view testing (twice sampling, three crops).
 
 A test clip may hold several views of the same video, view-major along the frame axis
-(``[B, V * N, 3, H, W]``). Each view runs as a clip of its own; a clip's scores are the
-mean of its views' softmax probabilities (mmaction2's ``average_clips='prob'``), and its
-cost is the sum of its views' costs.
+(``[B, V * N, 3, H, W]``, ``V = data_samples['num_views']``, set by the dataset). Each view
+runs as a clip of its own; a clip's scores are the mean of its views' softmax
+probabilities (mmaction2's ``average_clips='prob'``), and its cost is the sum of its
+views' costs.
 """
 from __future__ import annotations
 
 import torch
 
+from .crop import patch_boxes
+from .episode import Episode
 
-def split_views(inputs: torch.Tensor, num_frames: int) -> tuple[torch.Tensor, int]:
-    """``[B, V * N, ...]`` -> (``[B * V, N, ...]``, ``V``)."""
+
+def split_views(inputs: torch.Tensor, num_frames: int, views: int) -> torch.Tensor:
+    """``[B, V * N, ...]`` -> ``[B * V, N, ...]``; the frame count must be exactly ``V * N``."""
     b, total = inputs.shape[:2]
-    if total % num_frames:
-        raise ValueError(f'a clip of {total} frames is not a whole number of {num_frames}-frame views')
-    views = total // num_frames
-    return inputs.reshape(b * views, num_frames, *inputs.shape[2:]), views
+    if total != views * num_frames:
+        raise ValueError(f'a clip of {total} frames, but model.num_frames={num_frames} x num_views={views} '
+                         f'= {views * num_frames} (the dataset\'s num_segments must equal model.num_frames)')
+    return inputs.reshape(b * views, num_frames, *inputs.shape[2:])
 
 
-def clip_result(data_samples: dict | None, i: int, logits: torch.Tensor, exit_index: int,
-                gflops: float, **extra) -> dict:
-    """One clip's result: ``pred_scores`` (softmax), ``exit``, ``gflops``, label and clip id."""
-    result = dict(pred_scores=logits.float().softmax(-1).cpu(), exit=exit_index, gflops=gflops, **extra)
-    if data_samples is not None:
-        result['label'] = int(data_samples['labels'][i])
-        if 'clip_ids' in data_samples:
-            result['clip_id'] = data_samples['clip_ids'][i]
-    return result
+def num_views(data_samples: dict | None) -> int:
+    """Views per clip, as the dataset said (1 without data samples)."""
+    return int((data_samples or {}).get('num_views', 1))
+
+
+def clip_results(episode: Episode, exit_costs: list[float], data_samples: dict | None, views: int,
+                 frame_hw: tuple[int, int], patch: int | None) -> list[dict]:
+    """One result per row: ``pred_scores`` (softmax), ``exit``, ``gflops``, ``confidences``
+    per exit reached, ``looks`` per focus step (frames and ``[x0, y0, x1, y1]`` boxes),
+    label and clip id."""
+    results = []
+    for row, trace in enumerate(episode.per_row()):
+        exit_index = int(episode.exit_index[row])
+        confidences = [float(step.logits[i].detach().float().softmax(-1).max()) for _, step, i in trace]
+        looks = []
+        for t, step, i in trace[1:]:
+            boxes = patch_boxes(step.action.centers[i], frame_hw, patch)
+            looks.append(dict(frames=step.action.frames[i].tolist(), boxes=boxes.tolist()))
+        result = dict(pred_scores=episode.final_logits[row].detach().float().softmax(-1).cpu(), exit=exit_index,
+                      gflops=exit_costs[exit_index], confidences=confidences, looks=looks)
+        if data_samples is not None:
+            clip = row // views
+            result['label'] = int(data_samples['labels'][clip])
+            if 'clip_ids' in data_samples:
+                result['clip_id'] = data_samples['clip_ids'][clip]
+        results.append(result)
+    return merge_views(results, views)
 
 
 def merge_views(results: list[dict], views: int) -> list[dict]:

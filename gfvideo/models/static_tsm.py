@@ -2,55 +2,66 @@
 
 Backbone over all N full-resolution frames, dropout, a linear head per frame, and the
 average of the frames' logits (TSN's average consensus), as in TSM-official and mmaction2.
+Its episode has one step (the whole model, exit 0).
 """
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from mmengine.model import BaseModel
 from torch import nn
 
 from ..registry import MODELS
 from .backbones import build_backbone
-from .results import clip_result, merge_views, split_views
+from .base import Recognizer
+from .episode import Episode, Step
 
 
 @MODELS.register_module()
-class StaticTSM(BaseModel):
+class StaticTSM(Recognizer):
     """Args: ``backbone=dict(backbone=name, pretrained=path, **backbone_kwargs)``, ``dropout``."""
 
     def __init__(self, num_classes: int, num_frames: int, input_size: int, backbone: dict,
                  dropout: float = 0.5, data_preprocessor: dict | None = None,
                  init_cfg: dict | None = None) -> None:
-        super().__init__(data_preprocessor=data_preprocessor or dict(type='gfvideo.VideoDataPreprocessor'),
-                         init_cfg=init_cfg)
+        super().__init__(num_classes, num_frames, input_size, data_preprocessor, init_cfg)
         backbone = dict(backbone)
-        self.num_classes, self.num_frames, self.input_size = num_classes, num_frames, input_size
         self.backbone = build_backbone(backbone.pop('backbone'), **backbone)
         self.dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(self.backbone.out_channels, num_classes)
-        self._gflops: float | None = None
+
+    @property
+    def num_exits(self) -> int:
+        return 1
+
+    def logits(self, frames: torch.Tensor) -> torch.Tensor:
+        """Clips ``[B, N, 3, S, S]`` -> logits ``[B, classes]`` (the frames' average)."""
+        b, n = frames.shape[:2]
+        _, pooled, _ = self.backbone(frames.flatten(0, 1), num_segments=n)
+        return self.fc(self.dropout(pooled)).view(b, n, -1).mean(1)
+
+    def run(self, frames: torch.Tensor, thresholds: list[float] | None = None) -> Episode:
+        self.check_frames(frames)
+        self.check_thresholds(thresholds)
+        logits = self.logits(frames)
+        rows = torch.arange(frames.shape[0], device=frames.device)
+        step = Step(rows=rows, logits=logits, state=logits, cost=self.step_costs()[0])
+        return Episode(glance_maps=None, glance_pooled=None, steps=[step],
+                       exit_index=torch.zeros_like(rows), final_logits=logits)
 
     def forward(self, inputs: torch.Tensor, data_samples: dict | None = None, mode: str = 'tensor'):
-        inputs, views = split_views(inputs, self.num_frames)
-        if views > 1 and mode != 'predict':
-            raise ValueError(f'{views}-view clips are for testing (mode="predict"), not mode={mode!r}')
-        b, n = inputs.shape[:2]
-        _, pooled = self.backbone(inputs.flatten(0, 1), num_segments=n)
-        logits = self.fc(self.dropout(pooled)).view(b, n, -1).mean(1)
-        if mode == 'loss':
-            labels = data_samples['labels']
-            return dict(loss_cls=F.cross_entropy(logits, labels),
-                        top1=(logits.argmax(-1) == labels).float().mean().detach())
-        if mode == 'predict':
-            gflops = self.gflops()
-            return merge_views([clip_result(data_samples, i // views, logits[i], 0, gflops, confidences=[
-                float(logits[i].detach().float().softmax(-1).max())], looks=[]) for i in range(b)], views)
-        return logits
+        if mode == 'tensor':  # the plain network (FLOP counting, ONNX export)
+            return self.logits(inputs)
+        return super().forward(inputs, data_samples, mode)
+
+    def loss(self, inputs: torch.Tensor, data_samples: dict) -> dict[str, torch.Tensor]:
+        self.check_frames(inputs)
+        logits, labels = self.logits(inputs), data_samples['labels']
+        return dict(loss_cls=F.cross_entropy(logits, labels), top1=(logits.argmax(-1) == labels).float().mean().detach())
+
+    def count_step_costs(self) -> list[float]:
+        from ..compute.costs import static_tsm_cost
+        return [static_tsm_cost(self)]
 
     def gflops(self) -> float:
-        """GFLOPs per clip (N frames at ``input_size``), counted once."""
-        if self._gflops is None:
-            from ..compute.costs import static_tsm_cost
-            self._gflops = static_tsm_cost(self)
-        return self._gflops
+        """GFLOPs per clip (N frames at ``input_size``)."""
+        return self.exit_costs()[0]

@@ -42,22 +42,18 @@ class ClipTable:
 
 @torch.no_grad()
 def collect(model, dataloader, progress: bool = True) -> ClipTable:
-    """Run ``model`` (a GlanceFocusRecognizer or StaticTSM) over ``dataloader`` with no early exit."""
+    """Run ``model`` (any :class:`~gfvideo.models.base.Recognizer`) over ``dataloader`` with no early exit."""
     model.eval()
     ids, labels, conf, pred, top5, looks, frame_inds, indices = [], [], [], [], [], [], [], []
     for batch in tqdm(dataloader, desc='evaluating', disable=not progress, leave=False):
         data = model.data_preprocessor(batch, False)
         inputs, samples = data['inputs'], data['data_samples']
-        if hasattr(model, 'run'):
-            out = model.run(inputs)
-            logits = torch.stack(out.logits, 1)                         # [B, E, C]
-            frame_hw = inputs.shape[-2:]
-            steps = [(a.frames.tolist(), patch_boxes(a.centers, frame_hw, model.focus.patch).tolist())
-                     for a in out.actions]
-            looks += [[dict(frames=f[i], boxes=b[i]) for f, b in steps] for i in range(inputs.shape[0])]
-        else:
-            logits = model(inputs)[:, None]
-            looks += [[] for _ in range(inputs.shape[0])]
+        episode = model.run(inputs)                                     # every row reaches every exit
+        logits = torch.stack(episode.logits, 1)                         # [B, E, C]
+        frame_hw = inputs.shape[-2:]
+        steps = [(a.frames.tolist(), patch_boxes(a.centers, frame_hw, model.patch_size).tolist())
+                 for a in episode.actions]
+        looks += [[dict(frames=f[i], boxes=b[i]) for f, b in steps] for i in range(inputs.shape[0])]
         probs = logits.float().softmax(-1)
         c, p = probs.max(-1)
         conf.append(c.cpu())

@@ -9,8 +9,7 @@ model = dict(
     focus=dict(backbone='resnet50', patch=128, pretrained=None),
     # Centres learn from the regression onto random patches' outcomes, not the crop's
     # gradient (see configs/demo/glance_focus_e2e.py; validated on the demo data only).
-    locator=dict(type='learned', hidden=256, temperature=0.1, crop_grad_scale=0.0),
+    policy=dict(type='learned', hidden=256, temperature=0.1, crop_grad_scale=0.0),
     frames_per_step=4,
     aggregator=dict(type='gru', hidden=1024),
-    random_patch_loss=True,
-    loss_weights=dict(locator=1.0))
+    objective=dict(type='SupervisedExits', focus_branch='random', weights=dict(policy=1.0)))

@@ -3,14 +3,14 @@
 # Stage 2: the policy alone by PPO with GFNet's settings (Adam 3e-4, gamma 0.7, clip 0.2,
 # 1 PPO epoch, value 0.5, entropy 0.01; centre std 0.1), on stage 1's frozen networks.
 ppo_stage2_model = dict(
-    locator=dict(_delete_=True, type='ppo', hidden=256, std=0.1),
+    policy=dict(_delete_=True, type='ppo', hidden=256, std=0.1),
     frozen=['glance', 'focus', 'aggregator', 'focus_head'],
-    ppo=dict(gamma=0.7, clip=0.2, epochs=1, value_coef=0.5, entropy_coef=0.01))
+    objective=dict(_delete_=True, type='PPO', gamma=0.7, clip=0.2, epochs=1, value_coef=0.5, entropy_coef=0.01))
 ppo_stage2_optim_wrapper = dict(_delete_=True, constructor='GlanceFocusOptimWrapperConstructor',
                                 policy=dict(optimizer=dict(type='Adam', lr=3e-4)))
 ppo_stage2_wrapper = dict(type='MMSeparateDistributedDataParallel')
 # Stage 3: fine-tune glance, focus and aggregator with the learned policy fixed.
-ppo_stage3_model = dict(frozen=['policy'])
+ppo_stage3_model = dict(frozen=['policy'], objective=dict(_delete_=True, type='SupervisedExits'))
 ppo_stage3_optim_wrapper = dict(_delete_=True, optimizer=dict(type='SGD', lr=0.001, momentum=0.9, weight_decay=1e-4),
                                 clip_grad=dict(max_norm=20))
 ppo_stage3_wrapper = dict(_delete_=True, type='MMDistributedDataParallel', find_unused_parameters=True)
