@@ -155,13 +155,19 @@ def test_nothing_loads_is_one_line_and_status_2(work, tiny_demo):
     assert f'--resume: skipping {work / "epoch_1.pth"}: saved by a different model: 1 shape mismatches' in log
 
 
-@pytest.mark.parametrize('flag, action', [('--resume', 'resume'), ('--load-from', 'load')])
+@pytest.mark.parametrize('flag, action', [('--resume', 'resume'), ('--load-from', 'load'), ('test.py', 'load')])
 def test_explicit_damaged_checkpoint_is_one_line_and_status_2(flag, action, work, tiny_demo, capsys):
+    """tools/train.py --resume PATH / --load-from PATH, tools/test.py PATH with a truncated file."""
     damaged = work / 'epoch_2.pth'
     damaged.write_bytes(damaged.read_bytes()[:100_000])
-    assert train(tiny_demo, work / 'new', flag, damaged) == 2
-    err = capsys.readouterr().err
-    assert last_line(err) == f'tools/train.py: cannot {action}: {damaged}: {TRUNCATED_REASON}'
+    if flag == 'test.py':
+        status = tool('test.py', STATIC, damaged, '--work-dir', work / 'new', '--cfg-options',
+                      *tiny_options(tiny_demo), *TINY_STATIC)
+    else:
+        status = train(tiny_demo, work / 'new', flag, damaged)
+    assert status == 2
+    prefix = 'tools/test.py' if flag == 'test.py' else 'tools/train.py'
+    assert last_line(capsys.readouterr().err) == f'{prefix}: cannot {action}: {damaged}: {TRUNCATED_REASON}'
     assert not (work / 'new' / 'epoch_1.pth').exists()
 
 

@@ -29,7 +29,8 @@ import torch
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 
-__all__ = ['CheckpointError', 'pointer_target', 'resume_candidates', 'read_checkpoint', 'pin_checkpoint']
+__all__ = ['CheckpointError', 'pointer_target', 'resume_candidates', 'read_checkpoint', 'newest_loadable',
+           'pin_checkpoint']
 
 POINTER = 'last_checkpoint'
 NUMBERED = re.compile(r'(epoch|iter)_(\d+)\.pth')  # CheckpointHook's default file names
