@@ -10,6 +10,7 @@ import sys
 
 from gfvideo.compute.exits import load_thresholds
 from gfvideo.runtime import tune_malloc
+from gfvideo.engine.resume import CheckpointError
 from gfvideo.engine.runner import DictAction, build_config, build_runner
 from gfvideo.engine.validation import ConfigError, validate_config
 
@@ -45,12 +46,18 @@ def main() -> None:
     if args.budget is not None:
         try:
             budget, cfg.model.exit_thresholds = load_thresholds(args.checkpoint, args.budget)
-        except (FileNotFoundError, ValueError) as exc:
-            sys.exit(str(exc))
+        except (FileNotFoundError, ValueError) as exc:  # no sidecar, or a damaged one (ThresholdsError)
+            print(f'tools/test.py: {exc}', file=sys.stderr)
+            sys.exit(2)
         print(f'early exit at budget {budget:.4g} GFLOPs: thresholds {cfg.model.exit_thresholds}')
     if args.fuse:
         cfg.custom_hooks = [*cfg.get('custom_hooks', []), dict(type='FuseForInferenceHook')]
-    metrics = build_runner(cfg).test()
+    try:
+        runner = build_runner(cfg)  # checks the checkpoint before testing
+    except CheckpointError as exc:
+        print(f'tools/test.py: {exc}', file=sys.stderr)
+        sys.exit(2)
+    metrics = runner.test()
     print(' '.join(f'{k}={v:.4g}' if isinstance(v, float) else f'{k}={v}' for k, v in metrics.items()))
     if args.out:
         with open(args.out, 'w') as f:

@@ -5,6 +5,8 @@ import argparse
 import sys
 
 from gfvideo.runtime import tune_malloc
+from gfvideo.engine.atomic import CheckpointWriteError
+from gfvideo.engine.resume import CheckpointError
 from gfvideo.engine.runner import DictAction, build_config, build_runner
 from gfvideo.engine.validation import ConfigError, validate_config
 
@@ -14,7 +16,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument('config', help='config file path')
     p.add_argument('--work-dir', help='where logs and checkpoints go (default ./work_dirs/<config name>)')
     p.add_argument('--resume', nargs='?', const='auto', default=None, metavar='auto|PATH',
-                   help='resume from the newest checkpoint in the work dir (auto, the default) or from PATH')
+                   help='resume from the newest checkpoint in the work dir that loads (auto, the default; '
+                        'damaged ones are skipped with a warning) or from PATH')
     p.add_argument('--load-from', help='initialise from this checkpoint (weights only, a new run)')
     p.add_argument('--amp', action='store_true', help='mixed precision (CUDA only)')
     p.add_argument('--seed', type=int, default=None, help='random seed (overrides the config)')
@@ -37,7 +40,16 @@ def main() -> None:
     except ConfigError as exc:
         print(f'error: {exc}', file=sys.stderr)
         sys.exit(2)
-    build_runner(cfg).train()
+    try:
+        runner = build_runner(cfg)  # chooses and checks the checkpoint to resume or load from
+    except CheckpointError as exc:
+        print(f'tools/train.py: {exc}', file=sys.stderr)
+        sys.exit(2)
+    try:
+        runner.train()
+    except CheckpointWriteError as exc:
+        print(f'tools/train.py: {exc}', file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == '__main__':

@@ -27,6 +27,10 @@ import numpy as np
 NEVER = 2.0  # a threshold no softmax confidence reaches: nobody leaves at that exit
 
 
+class ThresholdsError(ValueError):
+    """A thresholds sidecar that can't be read; the message names the file."""
+
+
 @dataclass
 class ExitPlan:
     """Thresholds for one budget and what they do on the clips they were fitted on."""
@@ -111,13 +115,18 @@ def load_thresholds(checkpoint: str | os.PathLike, budget: float) -> tuple[float
     """The fitted budget nearest ``budget`` and its thresholds, from the checkpoint's sidecar.
 
     Shared by tools/test.py and tools/infer.py (``--budget``), so both pick thresholds the
-    same way. Raises FileNotFoundError (saying how to make one) when there is no sidecar.
+    same way. Raises FileNotFoundError (saying how to make one) when there is no sidecar,
+    ThresholdsError naming it when it isn't ``{budget: [thresholds]}`` JSON.
     """
     sidecar = sidecar_path(checkpoint)
     if not sidecar.exists():
         raise FileNotFoundError(f'no fitted thresholds at {sidecar}: run tools/report.py on this checkpoint first')
-    fitted = {float(k): [float(t) for t in v] for k, v in json.loads(sidecar.read_text()).items()}
+    try:
+        fitted = {float(k): [float(t) for t in v] for k, v in json.loads(sidecar.read_text()).items()}
+    except (OSError, ValueError, TypeError, AttributeError) as exc:  # unreadable, not JSON, not budget -> list
+        raise ThresholdsError(f'{sidecar}: not a thresholds file ({type(exc).__name__}: {exc}); '
+                              f'rerun tools/report.py on this checkpoint') from exc
     if not fitted:
-        raise ValueError(f'{sidecar} holds no fitted budgets')
+        raise ThresholdsError(f'{sidecar} holds no fitted budgets')
     nearest = min(fitted, key=lambda b: abs(b - budget))
     return nearest, fitted[nearest]

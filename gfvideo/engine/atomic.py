@@ -15,10 +15,14 @@ fails. Here every file goes to a temporary name in the same folder, is fsynced a
   ``CheckpointHook``.
 
 A killed write leaves a stray ``.<name>.<pid>.tmp`` file in the work dir; nothing reads it.
+A write that fails (no space left, a read-only or vanished disk) removes its temporary file
+and raises :class:`CheckpointWriteError` naming the file: the run stops with the previous
+checkpoint and the pointer as they were (tools/train.py prints it as one line).
 """
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import os.path as osp
 from pathlib import Path
@@ -29,7 +33,16 @@ from mmengine.hooks import CheckpointHook
 
 from ..registry import HOOKS
 
-__all__ = ['atomic_write', 'AtomicLocalBackend', 'AtomicCheckpointHook']
+__all__ = ['atomic_write', 'CheckpointWriteError', 'AtomicLocalBackend', 'AtomicCheckpointHook']
+
+
+class CheckpointWriteError(OSError):
+    """A checkpoint or ``last_checkpoint`` that could not be written (``filename``, the OS error)."""
+
+    def __str__(self) -> str:
+        code = errno.errorcode.get(self.errno, '') if self.errno is not None else ''
+        return (f'cannot save checkpoint: {self.filename}: {self.strerror}{f" ({code})" if code else ""}; '
+                f'training stopped, earlier checkpoints and last_checkpoint left as they were')
 
 
 def atomic_write(path: str | Path, data: bytes | bytearray | memoryview | str, encoding: str = 'utf-8') -> None:
@@ -68,15 +81,26 @@ def _fsync_folder(folder: str) -> None:
         os.close(fd)
 
 
+def _write_checkpoint_file(path: str | Path, data: bytes | str, encoding: str = 'utf-8') -> None:
+    """:func:`atomic_write`, an OS error becoming :class:`CheckpointWriteError` naming ``path``."""
+    try:
+        atomic_write(path, data, encoding)
+    except OSError as exc:
+        raise CheckpointWriteError(exc.errno, exc.strerror or str(exc), os.fspath(path)) from exc
+
+
 @register_backend('atomic_local', force=True)
 class AtomicLocalBackend(LocalBackend):
-    """mmengine's local file backend whose writes are atomic (see :func:`atomic_write`)."""
+    """mmengine's local file backend whose writes are atomic (see :func:`atomic_write`).
+
+    Checkpoints are written through it; a failed write raises :class:`CheckpointWriteError`.
+    """
 
     def put(self, obj: bytes, filepath: str | Path) -> None:
-        atomic_write(filepath, obj)
+        _write_checkpoint_file(filepath, obj)
 
     def put_text(self, obj: str, filepath: str | Path, encoding: str = 'utf-8') -> None:
-        atomic_write(filepath, obj, encoding)
+        _write_checkpoint_file(filepath, obj, encoding)
 
 
 @HOOKS.register_module()
@@ -107,7 +131,7 @@ class AtomicCheckpointHook(CheckpointHook):
                                by_epoch=self.by_epoch, backend_args=self.backend_args, **self.args)
         if not is_main_process():
             return
-        atomic_write(osp.join(runner.work_dir, 'last_checkpoint'), str(self.last_ckpt))
+        _write_checkpoint_file(osp.join(runner.work_dir, 'last_checkpoint'), str(self.last_ckpt))
         if expired is not None:  # only now: until here it may be the newest complete checkpoint
             path = self.file_backend.join_path(self.out_dir, self.filename_tmpl.format(expired))
             if self.file_backend.isfile(path):

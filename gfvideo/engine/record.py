@@ -17,6 +17,7 @@ from mmengine.hooks import Hook
 
 from ..registry import HOOKS
 from .atomic import atomic_write
+from .resume import pointer_target
 
 __all__ = ['RunRecordHook', 'run_record', 'git_state']
 
@@ -46,8 +47,7 @@ class RunRecordHook(Hook):
     def after_train(self, runner) -> None:
         if not is_main_process():
             return
-        pointer = osp.join(runner.work_dir, 'last_checkpoint')
-        last = open(pointer).read().strip() if osp.isfile(pointer) else None
+        last = pointer_target(runner.work_dir)
         best = (f'best val top-1 {self.best[0]:.2f}% (epoch {self.best[1]})' if self.best
                 else 'no validation run')
         runner.logger.info(f'training finished: last checkpoint {last}; {best}')

@@ -8,6 +8,7 @@ from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
+from .resume import pin_checkpoint, pointer_target
 from .validation import ConfigError
 
 __all__ = ['Config', 'DictAction', 'build_config', 'build_runner']
@@ -70,15 +71,15 @@ def build_config(config: str, *, work_dir: str | None = None, resume: str | None
 
 def resolve_checkpoint(path: str) -> str:
     """A checkpoint path, or a work dir standing for its newest checkpoint (its ``last_checkpoint``
-    pointer), so a training stage can start from the previous stage's work dir (``load_from``)."""
+    pointer, see :func:`~gfvideo.engine.resume.pointer_target`), so a training stage can start
+    from the previous stage's work dir (``load_from``)."""
     if not osp.isdir(path):
         return path
-    pointer = osp.join(path, 'last_checkpoint')
-    if not osp.isfile(pointer):
+    target = pointer_target(path)
+    if target is None:
         raise ConfigError(f'load_from={path!r} is a directory without a last_checkpoint file: '
-                                f'train that stage first, or name a checkpoint file')
-    with open(pointer) as f:
-        return f.read().strip()
+                          f'train that stage first, or name a checkpoint file')
+    return target
 
 
 def init_cpu_process_group(cfg: Config) -> None:
@@ -98,9 +99,16 @@ def init_cpu_process_group(cfg: Config) -> None:
 
 
 def build_runner(cfg: Config) -> Runner:
-    """Build the Runner (``runner_type`` in the config, mmengine's Runner by default)."""
+    """Build the Runner (``runner_type`` in the config, mmengine's Runner by default).
+
+    The checkpoint it resumes or loads from is chosen and checked here, before any work
+    (:func:`~gfvideo.engine.resume.pin_checkpoint`): raises ``CheckpointError`` if unusable.
+    """
     init_cpu_process_group(cfg)
     if 'runner_type' in cfg:
         from mmengine.registry import RUNNERS
-        return RUNNERS.build(cfg)
-    return Runner.from_cfg(cfg)
+        runner = RUNNERS.build(cfg)
+    else:
+        runner = Runner.from_cfg(cfg)
+    pin_checkpoint(runner)
+    return runner
