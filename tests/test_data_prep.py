@@ -276,6 +276,17 @@ def test_readme_kinetics_commands_write_where_the_config_reads():
         assert f'{out}/val.txt --data-prefix {out} ' in line, line
 
 
+def test_docs_references_links_resolve():
+    """Every link into docs/references.md names one of its sections; nothing cites a file outside the repo."""
+    import re
+    text = (ROOT / 'docs' / 'references.md').read_text()
+    anchors = {re.sub(r'[^\w\- ]', '', h.lower()).replace(' ', '-') for h in re.findall(r'^#+ (.+)$', text, re.M)}
+    readme = (ROOT / 'README.md').read_text()
+    links = re.findall(r'docs/references\.md#([\w-]+)', readme)
+    assert links and set(links) <= anchors, set(links) - anchors
+    assert 'REFERENCE.md' not in readme and '../shared' not in readme
+
+
 def test_build_lists_reports_annotation_errors(data, tmp_path, capsys):
     from data_prep.build_lists import main
     bad = tmp_path / 'bad.csv'
