@@ -13,8 +13,8 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from gfvideo.data import (SOMETHING_FLIP_PAIRS, AnnotationError, CenterCrop, ClipSource, DecodeError, EpochSampler, Flip,
-                          ThreeCrop, flip_map_names, flip_pairs_to_map,
+from gfvideo.data import (SOMETHING_FLIP_PAIRS, AnnotationError, CenterCrop, ClipSource, DecodeError,
+                          EpochSampler, Flip, ThreeCrop, flip_map_names, flip_pairs_to_map,
                           FormatShape, MultiScaleCrop, RandomCrop, Resize, VideoDataset,
                           VideoRecord, build_pipeline, clip_rng, collate_clips,
                           count_frame_folder, dense_indices, load_class_names, load_list_file,
@@ -539,7 +539,8 @@ def test_pipeline_output_size_without_frames():
                            dict(type='Flip'), dict(type='FormatShape')]).output_hw() == (64, 96)
     assert build_pipeline([dict(type='Resize', scale=(-1, 32))]).output_hw() is None        # depends on the video
     assert build_pipeline([dict(type='Resize', scale=(-1, 32))]).output_hw((48, 80)) == (32, 53)
-    assert build_pipeline([dict(type='Resize', scale=(40, 30)), lambda r: r]).output_hw() is None  # a callable can't say
+    unknown = build_pipeline([dict(type='Resize', scale=(40, 30)), lambda r: r])
+    assert unknown.output_hw() is None                                   # a callable can't say
 
 
 def test_format_shape_and_pipeline_from_configs():

@@ -260,33 +260,6 @@ def test_build_lists_script_kinetics(data, tmp_path):
     assert all(os.path.exists(r.path) for r in recs)
 
 
-def test_readme_kinetics_commands_write_where_the_config_reads():
-    """The README's Kinetics lists, videos and data prefix are the folder the Kinetics config reads."""
-    import re
-
-    from mmengine.config import Config
-    readme = (ROOT / 'README.md').read_text()
-    cfg = Config.fromfile(ROOT / 'configs/_base_/datasets/kinetics400.py')
-    command = re.search(r'build_lists\.py kinetics400 (.*?)\n(?!\s)', readme, re.S)[1]
-    out = re.search(r'--out (\S+)', command)[1]
-    dataset = cfg.train_dataloader.dataset
-    assert out == cfg.data_root == dataset.data_prefix and dataset.ann_file == f'{out}/train.txt'
-    assert all(root.startswith(f'{out}/') for root in re.findall(r'--(?:train|val)-root (\S+)', command))
-    for line in re.findall(r'(?:check_videos|extract_frames)\.py data/\S*val\.txt.*', readme):
-        assert f'{out}/val.txt --data-prefix {out} ' in line, line
-
-
-def test_docs_references_links_resolve():
-    """Every link into docs/references.md names one of its sections; nothing cites a file outside the repo."""
-    import re
-    text = (ROOT / 'docs' / 'references.md').read_text()
-    anchors = {re.sub(r'[^\w\- ]', '', h.lower()).replace(' ', '-') for h in re.findall(r'^#+ (.+)$', text, re.M)}
-    readme = (ROOT / 'README.md').read_text()
-    links = re.findall(r'docs/references\.md#([\w-]+)', readme)
-    assert links and set(links) <= anchors, set(links) - anchors
-    assert 'REFERENCE.md' not in readme and '../shared' not in readme
-
-
 def test_build_lists_reports_annotation_errors(data, tmp_path, capsys):
     from data_prep.build_lists import main
     bad = tmp_path / 'bad.csv'
