@@ -94,10 +94,8 @@ def check_video(path: str | os.PathLike) -> VideoCheck:
     """Open and fully decode one file with PyAV; return its verdict (never raises
     for a bad file)."""
     path = os.fspath(path)
-    if os.path.isdir(path):
-        return VideoCheck(path, 'unopenable', 'not a regular file')
     try:
-        source = ClipSource(path, backend='pyav')
+        source = ClipSource(path, backend='pyav', folders=False)
         header, exact = source.header_frames()
         decoded = source.count_decodable()
     except DecodeError as exc:

@@ -44,6 +44,8 @@ class ClipSource:
         num_frames: the frame count when it is already known (rawframe lists); else
             probed on first use of :attr:`num_frames`.
         filename_tmpl, frame_start: frame names in folders (1-based ``00001.jpg``).
+        folders: whether ``path`` may be a frame folder (False: video files only, a folder
+            is 'not a regular file').
 
     Raises DecodeError at once for a missing, empty or non-regular video file, and for a
     file decord can't open under ``backend='decord'``; other problems surface when frames
@@ -53,7 +55,7 @@ class ClipSource:
 
     def __init__(self, path: str | os.PathLike, backend: str = 'auto', *,
                  num_frames: int | None = None, filename_tmpl: str = '{:05d}.jpg',
-                 frame_start: int = 1) -> None:
+                 frame_start: int = 1, folders: bool = True) -> None:
         if backend not in BACKENDS:
             raise ValueError(f'backend must be one of {BACKENDS}, got {backend!r}')
         self.path = os.fspath(path)
@@ -61,7 +63,7 @@ class ClipSource:
         self.filename_tmpl = filename_tmpl
         self.frame_start = frame_start
         self._num = num_frames
-        self.is_folder = os.path.isdir(self.path)
+        self.is_folder = folders and os.path.isdir(self.path)
         self._decord: DecordReader | None = None
         self._pyav: PyAVReader | None = None
         if not self.is_folder:

@@ -77,7 +77,7 @@ def extract_video(path: str | os.PathLike, out_dir: str | os.PathLike,
         tmp.mkdir(parents=True)
 
     try:
-        with ClipSource(path, backend) as source:
+        with ClipSource(path, backend, folders=False) as source:
             fresh_tmp()
             count = _write_frames(source, tmp, short_side, quality, fresh_tmp)
         if count == 0:
