@@ -8,7 +8,7 @@
         --train something-something-v2-train.json --val something-something-v2-validation.json \\
         --videos-root 20bn-something-something-v2 --out data/sthv2
     python data_prep/build_lists.py kinetics400 --train train.csv --val validate.csv \\
-        --train-root videos_train --val-root videos_val --out data/k400
+        --train-root data/k400/videos_train --val-root data/k400/videos_val --out data/k400
     python data_prep/build_lists.py folder --train-root my/train --val-root my/val --out data/mine
 
 Rows whose video (or frame folder) is missing are left out of the lists, written to

@@ -1,9 +1,9 @@
 """Single-video inference: a checkpoint, one video file, one prediction with what it cost.
 
-Used by ``tools/infer.py``. A clip is made exactly as the test split makes it
-(``VideoDataset`` in test mode): TSN segment centres over the video's frame count, only
-those frames decoded, the config's test pipeline (with the ``clip_rng(0, 0, 0)``
-generator any random transform would draw from), ``FormatShape`` last. The model then
+Used by ``tools/infer.py``. A clip is made exactly as the test split makes it: the config's
+test dataset (a ``VideoDataset`` in test mode, its annotation files left out) loads the one
+video file or frame folder, with its sampling (segment centres or a centred dense window,
+twice sampling), frame names, backend, test pipeline and seed. The model then
 runs with early exit if thresholds are given, and the result says which frames and
 patches it looked at, step by step, in the clip's slots and in the video's frame numbers.
 """
@@ -21,10 +21,9 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
 from .compute.costs import model_exit_costs
-from .data.annotations import _sthv2_classes, load_class_names
-from .data.decoding import read_clip
-from .data.sampling import clip_rng, segment_indices
-from .data.transforms import FormatShape, build_pipeline
+from .data.annotations import AnnotationError, resolve_class_names
+from .data.datasets import VideoDataset, dataset_config
+from .engine.validation import check_dataset_fits_model
 from .models.base import Recognizer
 from .models.fuse import fuse_for_inference
 from .registry import MODELS
@@ -39,11 +38,23 @@ class InferenceError(RuntimeError):
 
 @dataclass
 class Clip:
-    """One test clip of a video: model inputs and where its frames came from."""
+    """One test clip of a video: model inputs and where its frames came from.
+
+    ``inputs`` holds ``num_views`` views of the model's N frames, view-major, as the test
+    dataset gives them; ``frame_inds`` the sampled video frames (twice sampling samples
+    2N; crop views such as ``ThreeCrop`` reuse them), so input slot ``s`` shows video frame
+    ``slot_frame_inds[s]``.
+    """
     path: str
-    inputs: torch.Tensor       # uint8 [N, 3, H, W], what the model sees
-    frame_inds: np.ndarray     # [N] 0-based video frame of each slot
+    inputs: torch.Tensor       # uint8 [V * N, 3, H, W], what the model sees
+    frame_inds: np.ndarray     # 0-based video frame of each sampled slot
     num_frames: int            # frames in the video (probed)
+    num_views: int = 1         # V: twice sampling x crop views
+
+    @property
+    def slot_frame_inds(self) -> np.ndarray:
+        """The video frame of every input slot (``[V * N]``)."""
+        return np.resize(self.frame_inds, len(self.inputs))
 
 
 def default_device() -> str:
@@ -53,17 +64,14 @@ def default_device() -> str:
 
 def _class_names(checkpoint: dict, cfg: Config, num_classes: int) -> list[str]:
     """Class names: the checkpoint's ``meta.dataset_meta.classes``, else the config's test
-    dataset files (``class_names_file`` / sthv2 ``labels_file``) if they can be read, else indices."""
+    dataset files (``resolve_class_names``) if they can be read, else indices."""
     meta = checkpoint.get('meta') or {}
     names = (meta.get('dataset_meta') or {}).get('classes')
-    if not names:
-        ds = (cfg.get('test_dataloader') or {}).get('dataset') or {}
+    found = dataset_config(cfg, 'test')
+    if not names and found is not None:
         try:
-            if ds.get('class_names_file'):
-                names = load_class_names(ds['class_names_file'])
-            elif ds.get('labels_file'):
-                names = _sthv2_classes(ds['labels_file'])[1]
-        except (OSError, ValueError):
+            names = resolve_class_names(found[1])[1]
+        except AnnotationError:
             names = None
     names = [str(n) for n in names] if names else []
     return names[:num_classes] + [str(i) for i in range(len(names), num_classes)]
@@ -108,26 +116,28 @@ def load_model(config: str, checkpoint: str, device: str | None = None,
     return model, cfg, _class_names(ckpt, cfg, model.num_classes)
 
 
-def load_clip(cfg: Config, num_segments: int, path: str | os.PathLike) -> Clip:
-    """Decode the test-mode segment centres of ``path`` (nothing else) and run the test pipeline.
+def load_clip(cfg: Config, num_frames: int | None, path: str | os.PathLike) -> Clip:
+    """The test split's clip of ``path`` (a video file or a frame folder), made by the
+    config's test dataset itself (:meth:`VideoDataset.for_path`, as its clip 0).
 
-    A video shorter than ``num_segments`` repeats frames. Raises ``DecodeError`` for a
-    missing, empty or undecodable file.
+    ``num_frames`` is the model's frames per view (``model.num_frames``, None: the config's):
+    the dataset's frame count and its pipeline's crop size must fit the model (the rule of
+    ``tools/train.py``'s config check; ``ConfigError`` naming both keys otherwise). Only the
+    sampled frames are decoded; a video shorter than them repeats frames. Raises
+    ``DecodeError`` for a missing, empty or undecodable file.
     """
-    path = os.fspath(path)
-    ds = (cfg.get('test_dataloader') or {}).get('dataset') or {}
-    backend = ds.get('backend', 'auto')
-    imgs, inds, num = read_clip(path, lambda n: segment_indices(n, num_segments, random=False), backend)
-    results = dict(imgs=imgs, label=-1, clip_id=Path(path).stem, frame_inds=inds, num_frames=num,
-                   filename=path, rng=clip_rng(0, 0, 0), epoch=0, index=0, test_mode=True)
+    found = dataset_config(cfg, 'test')
+    if found is None:
+        raise InferenceError('the config has no test_dataloader.dataset to make the clip with')
+    key, dataset_cfg = found
+    model_cfg = dict(cfg.get('model') or {})
+    if num_frames is not None:
+        model_cfg['num_frames'] = num_frames
     with DefaultScope.overwrite_default_scope('gfvideo'):
-        pipeline = build_pipeline(ds.get('pipeline') or [dict(type='FormatShape')])
-    results = pipeline(results)
-    if results is None:
-        raise InferenceError(f'the test pipeline dropped {path}')
-    if 'inputs' not in results:
-        results = FormatShape()(results)
-    return Clip(path=path, inputs=results['inputs'], frame_inds=np.asarray(inds, dtype=np.int64), num_frames=int(num))
+        check_dataset_fits_model(model_cfg, key, dataset_cfg)
+        sample = VideoDataset.for_path(dataset_cfg, path).load(0)
+    return Clip(path=os.fspath(path), inputs=sample['inputs'], frame_inds=sample['frame_inds'],
+                num_frames=sample['num_frames'], num_views=sample['num_views'])
 
 
 def _check_thresholds(model: Recognizer, thresholds: list[float] | None) -> None:

@@ -14,8 +14,8 @@ def tune_malloc() -> bool:
 
     By default each allocation above a (dynamic) threshold is its own ``mmap`` and is
     unmapped when freed, so every training step page-faults its activations in again:
-    on 2 CPU cores that made a demo training step several times slower (REFERENCE.md §7
-    measured 2.5-2.7x at batch 8 for inference). Same effect as
+    on 2 CPU cores that made a demo training step several times slower (2.5-2.7x measured at
+    batch 8 for inference: docs/references.md, "Environment notes"). Same effect as
     ``GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=...``, but set
     from inside the process so users need no environment variables. Returns whether it
     applied (glibc only).

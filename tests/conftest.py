@@ -27,6 +27,9 @@ def tiny_options(data: Path, *, epochs: int = 1, workers: int = 0, batch: int = 
                  f'{split}_dataloader.dataset.labels_file={data}/labels.json',
                  f'{split}_dataloader.num_workers={workers}',
                  f'{split}_dataloader.batch_size={batch}']
+    for split in ('val', 'test'):  # the test pipeline's resize and crop to the model's 64
+        opts += [f'{split}_dataloader.dataset.pipeline.0.scale=64',
+                 f'{split}_dataloader.dataset.pipeline.1.size=64']
     opts += [f'train_cfg.max_epochs={epochs}', f'train_cfg.val_interval={epochs}',
              'model.input_size=64', 'default_hooks.logger.interval=1']
     return opts

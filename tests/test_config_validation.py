@@ -40,6 +40,10 @@ CASES = {
                                 ['val_dataloader.dataset.labels_file', '/nonexistent/labels.json']),
     'missing data_prefix': (STATIC, ['train_dataloader.dataset.data_prefix=/nonexistent/videos'],
                             ['train_dataloader.dataset.data_prefix', '/nonexistent/videos']),
+    'num_segments vs num_frames': (STATIC, ['train_dataloader.dataset.num_segments=8'],
+                                   ['train_dataloader.dataset.num_segments=8', 'model.num_frames=4']),
+    'crop vs input size': (GF, ['val_dataloader.dataset.pipeline.1.size=48'],
+                           ['val_dataloader.dataset.pipeline', '48x48', 'model.input_size=64']),
 }
 
 
@@ -73,16 +77,54 @@ def test_test_tool_checks_only_the_test_split(tiny_demo, tmp_path):
 
 
 def test_valid_demo_configs_pass(tiny_demo):
-    from gfvideo.engine.runner import build_config
     from gfvideo.engine.validation import validate_config
     for config, extra in ((GF, TINY_GLANCE_FOCUS), (STATIC, TINY_STATIC)):
-        opts = dict(o.split('=', 1) for o in [*tiny_options(tiny_demo), *extra])
-        cfg = build_config(str(ROOT / config), work_dir='unused', cfg_options=_typed(opts))
-        validate_config(cfg, 'train')
-        validate_config(cfg, 'test')
+        cfg = _cfg(tiny_demo, config, *extra)
+        for mode in ('train', 'test', 'report'):
+            validate_config(cfg, mode)
 
 
 def _typed(opts: dict[str, str]) -> dict:
     """``--cfg-options`` strings to values, as DictAction parses them."""
     from mmengine.config import DictAction
     return {k: DictAction._parse_iterable(v) for k, v in opts.items()}
+
+
+def _cfg(tiny_demo, config: str, *extra: str):
+    from gfvideo.engine.runner import build_config
+    opts = dict(o.split('=', 1) for o in [*tiny_options(tiny_demo), *extra])
+    return build_config(str(ROOT / config), work_dir='unused', cfg_options=_typed(opts))
+
+
+def test_views_fit_and_anything_else_does_not(tiny_demo):
+    """Twice sampling and three crops give views of num_frames each: fine. Dense sampling's
+    window is its clip: it must hold num_frames too."""
+    from gfvideo.engine.runner import build_config
+    from gfvideo.engine.validation import ConfigError, check_dataset_fits_model
+    cfg = _cfg(tiny_demo, GF, *TINY_GLANCE_FOCUS, 'test_dataloader.dataset.twice_sample=True',
+               'test_dataloader.dataset.pipeline.1.type=ThreeCrop')
+    check_dataset_fits_model(cfg.model, 'test_dataloader.dataset', cfg.test_dataloader.dataset)
+    dense = dict(cfg.test_dataloader.dataset, twice_sample=False, sampling='dense', num_segments=8)
+    with pytest.raises(ConfigError, match=r'test_dataloader\.dataset\.num_segments=8 but model\.num_frames=4'):
+        check_dataset_fits_model(cfg.model, 'test_dataloader.dataset', dense)
+    multi_view = build_config(str(ROOT / 'configs/tsm/tsm_r50_8f_sthv2_test_2clips3crops.py'), work_dir='unused')
+    check_dataset_fits_model(multi_view.model, 'test_dataloader.dataset', multi_view.test_dataloader.dataset)
+    with pytest.raises(ConfigError, match='makes 256x256 frames but model.input_size=224'):
+        check_dataset_fits_model(multi_view.model, 'k', dict(multi_view.test_dataloader.dataset,
+                                                             pipeline=[dict(type='Resize', scale=(256, 256))]))
+
+
+def test_report_tool_refuses_a_bad_config(tiny_demo, tmp_path, capsys):
+    """tools/report.py checks its val and test splits as tools/test.py does: one line, status 2."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('report_tool', ROOT / 'tools/report.py')
+    report = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(report)
+    opts = _typed(dict(o.split('=', 1) for o in [*tiny_options(tiny_demo), *TINY_STATIC,
+                                                  'val_dataloader.dataset.num_segments=2']))
+    with pytest.raises(SystemExit) as exit_:
+        report.load(STATIC, str(tmp_path / 'none.pth'), opts, tmp_path / 'logs')
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ['error: val_dataloader.dataset.num_segments=2 but model.num_frames=4: each clip (view) '
+                   'must hold the frames the model takes']

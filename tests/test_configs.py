@@ -36,7 +36,8 @@ def test_config_builds_and_runs_one_clip(config):
 
 
 def test_tsm_r50_reference_gflops():
-    """TSM-R50, 8 frames at 224, 174 classes: 32.88 GFLOPs in mmengine's convention (REFERENCE.md §4)."""
+    """TSM-R50, 8 frames at 224, 174 classes: 32.88 GFLOPs in mmengine's convention
+    (docs/references.md, "FLOPs reference")."""
     from gfvideo.models import StaticTSM
     model = StaticTSM(num_classes=174, num_frames=8, input_size=224, backbone=dict(backbone='resnet50'))
     assert model.gflops() == pytest.approx(32.88, rel=0.005)

@@ -86,6 +86,13 @@ def test_unknown_keys_fail_naming_the_key():
         from_mmaction2({'backbone.layer1.0.mystery.weight': torch.zeros(1)})
     with pytest.raises(ConversionError, match='module.other'):
         from_tsm_official({'module.other.weight': torch.zeros(1)})
+    tv = torchvision.models.resnet18().state_dict()
+    with pytest.raises(ConversionError, match="'module.conv1.weight' is not a torchvision"):
+        from_torchvision({f'module.{k}': v for k, v in tv.items()})     # a DataParallel file
+    with pytest.raises(ConversionError, match='backbone.head.weight'):
+        to_torchvision({'backbone.head.weight': torch.zeros(1)})
+    with pytest.raises(ConversionError, match="'focus.backbone.'"):
+        to_torchvision(static('resnet18').state_dict(), prefix='focus.backbone.')
 
 
 def test_cli_converts_an_mmaction2_checkpoint_that_loads_into_the_static_config(tmp_path):

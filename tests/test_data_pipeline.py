@@ -13,13 +13,13 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from gfvideo.data import (SOMETHING_FLIP_PAIRS, AnnotationError, CenterCrop, DecodeError, EpochSampler, Flip,
-                          ThreeCrop, flip_map_names, flip_pairs_to_map,
+from gfvideo.data import (SOMETHING_FLIP_PAIRS, AnnotationError, CenterCrop, ClipSource, DecodeError,
+                          EpochSampler, Flip, ThreeCrop, flip_map_names, flip_pairs_to_map,
                           FormatShape, MultiScaleCrop, RandomCrop, Resize, VideoDataset,
                           VideoRecord, build_pipeline, clip_rng, collate_clips,
                           count_frame_folder, dense_indices, load_class_names, load_list_file,
                           load_sthv2, probe_num_frames, read_frame_folder, read_frames,
-                          segment_indices, write_class_names, write_video)
+                          resolve_class_names, segment_indices, write_class_names, write_video)
 from gfvideo.registry import DATA_SAMPLERS, DATASETS, FUNCTIONS, TRANSFORMS
 
 HAVE_DECORD = True
@@ -202,6 +202,44 @@ def test_frame_folder(tmp_path):
     assert frame_ids(s['inputs'].permute(0, 2, 3, 1).numpy()) == [0, 2, 4]
 
 
+@pytest.mark.skipif(not HAVE_DECORD, reason='decord not installed')
+def test_chunks_restart_from_pyav_when_decord_fails_midway(media, monkeypatch):
+    """extract_frames' path: a decord error after some chunks restarts every frame from PyAV."""
+    from gfvideo.data.readers import DecordReader
+    real, calls = DecordReader.read, []
+
+    def flaky(self, indices):
+        calls.append(1)
+        if len(calls) == 2:
+            raise DecodeError(self.path, 'decord failed (test)')
+        return real(self, indices)
+
+    monkeypatch.setattr(DecordReader, 'read', flaky)
+    restarts, got = [], []
+    source = ClipSource(media['mp4'])
+    for chunk in source.chunks(5, restart=lambda: (restarts.append(1), got.clear())):
+        got.extend(frame_ids(chunk))
+    assert restarts == [1] and got == list(range(T))
+    calls.clear()
+    with pytest.raises(DecodeError, match='test'):  # no restart to call: no silent duplicates
+        list(ClipSource(media['mp4']).chunks(5))
+    calls.clear()
+    with pytest.raises(DecodeError, match='test'):  # backend='decord' never falls back
+        list(ClipSource(media['mp4'], 'decord').chunks(5, restart=lambda: None))
+
+
+def test_no_data_module_reaches_into_another_modules_private_names():
+    """gfvideo/data's modules, and inference and config validation which use them, import
+    public names only (ClipSource is the way to a video, resolve_class_names to class names)."""
+    import ast
+    package = Path(__file__).resolve().parent.parent / 'gfvideo'
+    for path in [*(package / 'data').glob('*.py'), package / 'inference.py', package / 'engine' / 'validation.py']:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.level or (node.module or '').startswith('gfvideo')):
+                private = [a.name for a in node.names if a.name.startswith('_')]
+                assert not private, f'{path.name} imports {private} from {node.module}'
+
+
 # ----------------------------------------------------------------------------- sampling
 
 def test_segment_indices_test_mode_takes_centres():
@@ -316,6 +354,19 @@ def test_class_names_round_trip(tmp_path):
     names = ['b class', 'a class', 'c']
     write_class_names(tmp_path / 'names.txt', names)
     assert load_class_names(tmp_path / 'names.txt') == names
+
+
+def test_resolve_class_names_one_rule(tmp_path):
+    labels, _, _ = write_sthv2(tmp_path)
+    write_class_names(tmp_path / 'classes.txt', ['x', 'y'])
+    sthv2 = dict(ann_format='sthv2', labels_file=str(labels))
+    assert resolve_class_names(sthv2)[0] == 'labels_file'
+    assert resolve_class_names(sthv2)[1][0] == 'Holding something next to something'
+    assert resolve_class_names(dict(sthv2, class_names_file=str(tmp_path / 'classes.txt'))) == (
+        'class_names_file', ['x', 'y'])                      # class_names_file wins
+    assert resolve_class_names(dict(labels_file=str(labels))) == (None, None)  # a list dataset
+    with pytest.raises(AnnotationError, match='nope.txt'):
+        resolve_class_names(dict(class_names_file=str(tmp_path / 'nope.txt')))
 
 
 # ----------------------------------------------------------------------------- transforms
@@ -469,6 +520,27 @@ def test_twice_sample_and_three_crop_make_views(ann, media, tmp_path):
     assert s['num_views'] == 6 and s['inputs'].shape[:2] == (24, 3)
     batch = collate_clips([s, s])
     assert batch['data_samples']['num_views'] == 6
+
+
+def test_demo_test_pipeline_leaves_demo_frames_bit_identical():
+    """The demo config's test resize and crop to the model's 128 change nothing on its own
+    128x128 videos (so its results stay as they were) and bring other sizes to 128x128."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(Path(__file__).resolve().parent.parent / 'configs/demo/glance_focus_e2e.py')
+    pipe = build_pipeline(cfg.test_dataloader.dataset.pipeline)
+    assert pipe.output_hw() == (cfg.model.input_size,) * 2 == (128, 128)
+    frames = clip(h=128, w=128)
+    assert torch.equal(pipe(dict(frames))['inputs'], FormatShape()(dict(frames))['inputs'])
+    assert pipe(clip(h=272, w=640))['inputs'].shape == (4, 3, 128, 128)
+
+
+def test_pipeline_output_size_without_frames():
+    assert build_pipeline([dict(type='Resize', scale=(-1, 256)), dict(type='MultiScaleCrop', input_size=(96, 64)),
+                           dict(type='Flip'), dict(type='FormatShape')]).output_hw() == (64, 96)
+    assert build_pipeline([dict(type='Resize', scale=(-1, 32))]).output_hw() is None        # depends on the video
+    assert build_pipeline([dict(type='Resize', scale=(-1, 32))]).output_hw((48, 80)) == (32, 53)
+    unknown = build_pipeline([dict(type='Resize', scale=(40, 30)), lambda r: r])
+    assert unknown.output_hw() is None                                   # a callable can't say
 
 
 def test_format_shape_and_pipeline_from_configs():

@@ -10,7 +10,7 @@ from torch import nn
 from gfvideo.compute import CostTable, FlopCountError, analyze_flops, count_gflops
 from gfvideo.compute import flops as flops_mod
 
-# REFERENCE.md section 4, "mmengine (with BN)" column (GFLOPs per input).
+# docs/references.md, "FLOPs reference": the mmengine convention (with batch norm), GFLOPs per input.
 RESNET50_REF = {224: 4.112, 96: 0.757, 128: 1.344, 160: 2.099, 192: 3.021}
 MOBILENETV2_REF = {224: 0.314, 128: 0.1035}
 

@@ -15,9 +15,11 @@ import pytest
 import torch
 
 from gfvideo.compute.exits import load_thresholds, sidecar_path
+from gfvideo.data import ClipSource, build_pipeline
 from gfvideo.data.decoding import DecodeError
 from gfvideo.data.encoding import write_video
 from gfvideo.data.sampling import segment_indices
+from gfvideo.engine.validation import ConfigError
 from gfvideo.engine.runner import DictAction
 from gfvideo.inference import _class_names, infer_video, load_clip, load_model
 from gfvideo.models.fuse import FusedConv2d
@@ -119,6 +121,79 @@ def test_two_frame_video_repeats_frames(gf_model, tmp_path):
     assert result['num_frames_in_video'] == 2 and result['sampled_frames'] == [0, 0, 1, 1]
     assert result['exit'] == model.num_exits - 1 and len(result['looks']) == model.num_steps
     assert result['gflops'] == pytest.approx(model.exit_costs()[-1])
+
+
+def _test_split(cfg, tiny_demo, tmp_path, entry: str, **dataset) -> tuple:
+    """A copy of ``cfg`` whose test split is a list file of a demo clip then ``entry``,
+    with ``dataset`` keys changed; and that test dataset, built as tools/test.py builds it."""
+    from mmengine.registry import DefaultScope
+
+    from gfvideo.registry import DATASETS
+    cfg = copy.deepcopy(cfg)
+    first = (tiny_demo / 'test.txt').read_text().splitlines()[0]
+    (tmp_path / 'list.txt').write_text(f'{tiny_demo / first.split()[0]} 0\n{entry}\n')
+    cfg.test_dataloader.dataset.update(ann_format='list', ann_file=str(tmp_path / 'list.txt'), data_prefix='',
+                                       labels_file=None, class_names_file=str(tiny_demo / 'classes.txt'), **dataset)
+    with DefaultScope.overwrite_default_scope('gfvideo'):
+        return cfg, DATASETS.build(cfg.test_dataloader.dataset)
+
+
+THREE_CROP = [dict(type='Resize', scale=(-1, 64)), dict(type='ThreeCrop', size=64), dict(type='FormatShape')]
+
+
+@pytest.mark.parametrize('kind, dataset', [
+    ('frame folder', {}),
+    ('video', dict(sampling='dense', dense_interval=2)),
+    ('video', dict(twice_sample=True, pipeline=THREE_CROP)),
+], ids=['frame folder', 'dense', 'twice sample x three crops'])
+def test_load_clip_is_the_test_datasets_clip(gf_model, tiny_demo, tmp_path, kind, dataset):
+    """tools/infer.py's clip of a file is the test dataset's clip of it: same frames, views and pixels."""
+    _, cfg, _ = gf_model
+    video = first_video(tiny_demo)
+    path = video
+    if kind == 'frame folder':
+        from PIL import Image
+        path = tmp_path / 'frames'
+        path.mkdir()
+        for i, frame in enumerate(ClipSource(video).read(range(8)), start=1):
+            Image.fromarray(frame).save(path / f'{i:05d}.jpg')
+    cfg, test_set = _test_split(cfg, tiny_demo, tmp_path, f'{path} 8 3' if kind == 'frame folder' else f'{path} 3',
+                                **dataset)
+    clip, sample = load_clip(cfg, 4, path), test_set[1]
+    assert torch.equal(clip.inputs, sample['inputs'])
+    assert clip.frame_inds.tolist() == sample['frame_inds'].tolist() and clip.num_views == sample['num_views']
+    assert clip.num_frames == 8
+    if 'sampling' in dataset:
+        assert clip.frame_inds.tolist() == [0, 2, 4, 6]          # a centred window, stride 2
+    if 'twice_sample' in dataset:
+        assert clip.num_views == 6 and clip.inputs.shape == (24, 3, 64, 64)
+        assert clip.slot_frame_inds.tolist() == [1, 3, 5, 7, 0, 2, 4, 6] * 3   # centres, starts; 3 crops
+
+
+def test_load_clip_refuses_a_test_split_that_does_not_fit_the_model(gf_model, tiny_demo):
+    _, cfg, _ = gf_model
+    with pytest.raises(ConfigError, match=r'test_dataloader\.dataset\.num_segments=4 but model\.num_frames=8'):
+        load_clip(cfg, 8, first_video(tiny_demo))
+
+
+def test_wide_video_is_resized_as_the_test_pipeline_says(gf_model, tmp_path):
+    """A 640x272 video: the model sees the test pipeline's 64x64 frames (short side resized,
+    centre cropped), exactly what it sees from a copy resized that way beforehand (lossless)."""
+    model, cfg, names = gf_model
+    y, x = np.mgrid[:272, :640]
+    t = np.arange(8)[:, None, None]
+    frames = np.stack([(x[None] + 9 * t) % 256, (y[None] * 2 + 5 * t) % 256, (x + y)[None] % 256 + 0 * t], -1)
+    wide = write_video(tmp_path / 'wide.mp4', frames.astype(np.uint8), codec='h264')
+    decoded = ClipSource(wide).read(range(8))
+    made = build_pipeline(cfg.test_dataloader.dataset.pipeline[:-1])(dict(imgs=decoded))['imgs']
+    assert made.shape == (8, 64, 64, 3)
+    copy_ = write_video(tmp_path / 'resized.mkv', np.ascontiguousarray(made), codec='ffv1')
+    a, b = load_clip(cfg, 4, wide), load_clip(cfg, 4, copy_)
+    assert a.inputs.shape == (4, 3, 64, 64) and torch.equal(a.inputs, b.inputs)
+    ra, rb = (infer_video(model, cfg, v, class_names=names) for v in (wide, copy_))
+    for r in (ra, rb):
+        del r['video'], r['wall_time_s']
+    assert ra == rb and ra['frame_hw'] == [64, 64]
 
 
 def test_thresholds_and_exits(gf_model, budget_ckpt, tiny_demo):

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from gfvideo.compute.exits import sidecar_path
+from gfvideo.engine.atomic import atomic_write
 from gfvideo.engine.runner import DictAction, build_config, build_runner
+from gfvideo.engine.validation import ConfigError, validate_config
 from gfvideo.report import collect, default_budgets, write_report
 from gfvideo.runtime import tune_malloc
 
@@ -33,8 +36,15 @@ def parse_args() -> argparse.Namespace:
     return p.parse_args()
 
 
-def load(config: str, checkpoint: str, cfg_options: dict | None, work_dir: Path):
-    cfg = build_config(config, work_dir=str(work_dir), cfg_options=cfg_options, load_from=checkpoint)
+def load(config: str, checkpoint: str, cfg_options: dict | None, work_dir: Path, mode: str = 'report'):
+    """The config checked as tools/test.py checks it (exit status 2 on a bad one), and its runner
+    with the checkpoint loaded; ``mode``: the splits it reads (val and test, or test only)."""
+    try:
+        cfg = build_config(config, work_dir=str(work_dir), cfg_options=cfg_options, load_from=checkpoint)
+        validate_config(cfg, mode)
+    except ConfigError as exc:
+        print(f'error: {exc}', file=sys.stderr)
+        sys.exit(2)
     cfg.log_level = 'WARNING'
     runner = build_runner(cfg)
     runner.load_checkpoint(checkpoint)
@@ -55,7 +65,7 @@ def main() -> None:
     baseline = None
     if args.baseline:
         options = args.baseline_cfg_options if args.baseline_cfg_options is not None else args.cfg_options
-        bcfg, brunner = load(*args.baseline, options, out / 'logs_baseline')
+        bcfg, brunner = load(*args.baseline, options, out / 'logs_baseline', mode='test')
         baseline = collect(brunner.model, brunner.build_dataloader(bcfg.test_dataloader))
     dataset = test_loader.dataset
 
@@ -66,9 +76,10 @@ def main() -> None:
                 held_out=str(cfg.val_dataloader.dataset.ann_file), frame_hw=[cfg.model.input_size] * 2)
     summary = write_report(out, table, held_out, budgets, budget, dataset.metainfo.get('classes', []), meta,
                            baseline=baseline, load_frames=load_frames, num_examples=args.examples)
-    # The fitted thresholds travel beside the checkpoint, for tools/test.py --budget.
+    # The fitted thresholds travel beside the checkpoint, for tools/test.py --budget; written
+    # like checkpoints (temporary file, fsync, rename), so a kill leaves the old file or the new.
     sidecar = sidecar_path(args.checkpoint)
-    sidecar.write_text(json.dumps({str(r['budget']): r['thresholds'] for r in summary['budgets']}, indent=2))
+    atomic_write(sidecar, json.dumps({str(r['budget']): r['thresholds'] for r in summary['budgets']}, indent=2))
     print((out / 'summary.md').read_text().split('\n\n| budget')[0])
     print(f'report written to {out}; thresholds to {sidecar}')
 

@@ -10,7 +10,7 @@ Convention
   convolution, linear / addmm, matmul / mm / bmm / einsum, batch norm (eval: 2 per element
   with affine), group / layer / instance norm, nearest and bilinear upsampling,
   ``adaptive_avg_pool2d`` and ``grid_sampler``. These reproduce the "mmengine (with BN)"
-  column of REFERENCE.md section 4 (ResNet-50 at 224 = 4.112, MobileNetV2 = 0.314).
+  column of docs/references.md, "FLOPs reference" (ResNet-50 at 224 = 4.112, MobileNetV2 = 0.314).
 * **Plus** handles registered here for ops mmengine skips or reports as 0 (see
   ``EXTRA_HANDLES``):
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 import csv
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 
 __all__ = ['VideoRecord', 'AnnotationError', 'load_list_file', 'load_sthv2', 'load_sthv1',
            'load_kinetics400', 'kinetics_clip_path', 'load_class_folders', 'find_missing',
-           'load_class_names', 'write_class_names', 'VIDEO_EXTS']
+           'load_class_names', 'write_class_names', 'resolve_class_names', 'VIDEO_EXTS']
 
 VIDEO_EXTS = ('.mp4', '.webm', '.avi', '.mkv')
 
@@ -147,6 +148,27 @@ def load_class_names(path: str | os.PathLike) -> list[str]:
     """Class names, one per line, in index order (blank lines skipped)."""
     with open(path, encoding='utf-8') as f:
         return [line.strip() for line in f if line.strip()]
+
+
+def resolve_class_names(dataset_cfg: Mapping) -> tuple[str | None, list[str] | None]:
+    """The class names a dataset config points at, and the key of the file they come from.
+
+    The one rule for where a dataset's class names live (``VideoDataset``, config
+    validation and inference all use it): ``class_names_file`` (one name per line) wins;
+    else, for ``ann_format='sthv2'``, the names of ``labels_file`` in index order;
+    ``(None, None)`` when the config names neither (the dataset then numbers its labels).
+    Raises AnnotationError when the file can't be read or parsed.
+    """
+    names_file = dataset_cfg.get('class_names_file')
+    if names_file:
+        try:
+            return 'class_names_file', load_class_names(names_file)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise AnnotationError(f'{names_file}: cannot read class names ({exc})') from exc
+    labels_file = dataset_cfg.get('labels_file')
+    if dataset_cfg.get('ann_format') == 'sthv2' and labels_file:
+        return 'labels_file', _sthv2_classes(os.fspath(labels_file))[1]
+    return None, None
 
 
 def write_class_names(path: str | os.PathLike, names: list[str]) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .annotations import VIDEO_EXTS, AnnotationError, VideoRecord, load_list_file
-from .decoding import DecodeError, _check_file, _pyav_frames, _pyav_open
+from .decoding import ClipSource, DecodeError
 from .workers import run_tasks
 
 __all__ = ['VideoCheck', 'collect_videos', 'check_video', 'check_videos', 'write_check_report',
@@ -27,6 +27,9 @@ PROBLEMS = ('missing', 'empty', 'unopenable', 'no_video_stream', 'no_frames', 's
 # A frame count estimated from duration x frame rate (WebM headers carry no count) is
 # only approximate: a file is "short" when it falls below the estimate by more than this.
 _ESTIMATE_SLACK = 0.02
+
+# ClipSource's DecodeError reasons that have a status of their own (others: 'unopenable').
+_STATUS = {'file not found': 'missing', 'zero-byte file': 'empty', 'no video stream': 'no_video_stream'}
 
 
 @dataclass
@@ -87,39 +90,18 @@ def collect_videos(source: str | os.PathLike, data_prefix: str = '',
     return out
 
 
-def _header_frames(container, stream) -> tuple[int, bool]:
-    """(frame count the header claims, whether it is exact); (-1, False) if unknown."""
-    if stream.frames and stream.frames > 0:
-        return int(stream.frames), True
-    rate = stream.average_rate or stream.guessed_rate
-    if container.duration and rate:
-        return int(round(container.duration / 1e6 * float(rate))), False
-    return -1, False
-
-
 def check_video(path: str | os.PathLike) -> VideoCheck:
     """Open and fully decode one file with PyAV; return its verdict (never raises
     for a bad file)."""
     path = os.fspath(path)
-    if not os.path.exists(path):
-        return VideoCheck(path, 'missing', 'file not found')
     try:
-        _check_file(path)
+        source = ClipSource(path, backend='pyav', folders=False)
+        header, exact = source.header_frames()
+        decoded = source.count_decodable()
     except DecodeError as exc:
-        return VideoCheck(path, 'empty' if 'zero-byte' in exc.reason else 'unopenable',
-                          exc.reason)
-    try:
-        container, stream = _pyav_open(path)
-    except DecodeError as exc:
-        status = 'no_video_stream' if exc.reason == 'no video stream' else 'unopenable'
-        return VideoCheck(path, status, exc.reason)
-    try:
-        header, exact = _header_frames(container, stream)
-        decoded = sum(1 for _ in _pyav_frames(container, stream))
-    except Exception as exc:  # a demuxer error that _pyav_frames does not absorb
+        return VideoCheck(path, _STATUS.get(exc.reason, 'unopenable'), exc.reason)
+    except Exception as exc:  # a demuxer error that PyAV's frame iteration does not absorb
         return VideoCheck(path, 'unopenable', f'{type(exc).__name__}: {exc}')
-    finally:
-        container.close()
     if decoded == 0:
         return VideoCheck(path, 'no_frames', 'no decodable frame', header, 0)
     if header > 0:

@@ -1,9 +1,10 @@
-"""The clip dataset and its collate function."""
+"""The clip dataset (the one place a record becomes model inputs) and its collate function."""
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -12,12 +13,29 @@ from torch.utils.data import Dataset, get_worker_info
 
 from gfvideo.registry import DATASETS, FUNCTIONS
 
-from .annotations import AnnotationError, VideoRecord, load_class_names, load_list_file, load_sthv2
-from .decoding import DecodeError, count_frame_folder, read_clip, read_frame_folder, read_frames
+from .annotations import AnnotationError, VideoRecord, load_list_file, load_sthv2, resolve_class_names
+from .decoding import ClipSource, DecodeError
 from .sampling import clip_rng, dense_indices, segment_indices
 from .transforms import FormatShape, build_pipeline
 
-__all__ = ['VideoDataset', 'collate_clips']
+__all__ = ['VideoDataset', 'collate_clips', 'dataset_config', 'SOURCE_KEYS']
+
+# Dataset-config keys that say where the clips and their class names come from, not how a
+# clip is loaded (``VideoDataset.for_path`` leaves them out).
+SOURCE_KEYS = ('type', 'ann_file', 'ann_format', 'data_prefix', 'labels_file', 'class_names_file')
+
+
+def dataset_config(cfg: Mapping, split: str) -> tuple[str, dict] | None:
+    """``{split}_dataloader``'s dataset config with wrappers (``dataset=dict(...)``, e.g.
+    ``RepeatDataset``) removed, and its key (``'test_dataloader.dataset'``); None if the
+    config has no such dataloader."""
+    loader = cfg.get(f'{split}_dataloader')
+    if not loader or not loader.get('dataset'):
+        return None
+    key, dataset = f'{split}_dataloader.dataset', loader['dataset']
+    while isinstance(dataset.get('dataset'), Mapping):
+        key, dataset = f'{key}.dataset', dataset['dataset']
+    return key, dataset
 
 
 @DATASETS.register_module()
@@ -36,7 +54,8 @@ class VideoDataset(Dataset):
     sample's ``replaced`` so the main process can count it.
 
     Args:
-        ann_file: list file (``ann_format='list'``) or Something-Something V2 JSON.
+        ann_file: list file (``ann_format='list'``) or Something-Something V2 JSON; None
+            when ``records`` are given.
         pipeline: transform configs or callables, ending with ``FormatShape``
             (added automatically if missing).
         data_prefix: joined to list paths; the video folder for sthv2.
@@ -52,21 +71,25 @@ class VideoDataset(Dataset):
         dense_interval: frame stride of dense sampling (default ``64 // num_segments``).
         backend: video backend, ``'auto'``, ``'decord'`` or ``'pyav'``.
         filename_tmpl, frame_start: JPEG names in frame folders (1-based ``00001.jpg``).
+        records: the clips themselves instead of an annotation file.
     """
 
-    def __init__(self, ann_file: str, pipeline: Sequence[dict | Callable], data_prefix: str = '',
+    def __init__(self, ann_file: str | None, pipeline: Sequence[dict | Callable], data_prefix: str = '',
                  num_segments: int = 8, sampling: str = 'segments', test_mode: bool = False,
                  twice_sample: bool = False, seed: int = 0, ann_format: str = 'list',
                  labels_file: str | None = None, class_names_file: str | None = None,
                  max_retries: int = 10, dense_interval: int | None = None, backend: str = 'auto',
-                 filename_tmpl: str = '{:05d}.jpg', frame_start: int = 1) -> None:
+                 filename_tmpl: str = '{:05d}.jpg', frame_start: int = 1,
+                 records: Sequence[VideoRecord] | None = None) -> None:
         if sampling not in ('segments', 'dense'):
             raise ValueError(f"sampling must be 'segments' or 'dense', got {sampling!r}")
         if twice_sample and (not test_mode or sampling != 'segments'):
             raise ValueError('twice_sample needs test_mode=True and segment sampling')
         if num_segments < 1 or max_retries < 0:
             raise ValueError('num_segments must be >= 1 and max_retries >= 0')
-        self.ann_file = os.fspath(ann_file)
+        if (ann_file is None) == (records is None):
+            raise ValueError('give exactly one of ann_file and records')
+        self.ann_file = os.fspath(ann_file) if ann_file is not None else '<records>'
         self.num_segments = num_segments
         self.sampling = sampling
         self.test_mode = test_mode
@@ -80,19 +103,20 @@ class VideoDataset(Dataset):
         self.pipeline = build_pipeline(pipeline)
         self._format = FormatShape()
 
-        names: list[str] | None = None
-        if ann_format == 'list':
+        if records is not None:
+            self.records = list(records)
+        elif ann_format == 'list':
             self.records = load_list_file(self.ann_file, data_prefix)
         elif ann_format == 'sthv2':
             if labels_file is None:
                 raise ValueError("ann_format='sthv2' needs labels_file (the labels JSON)")
-            self.records, names = load_sthv2(self.ann_file, labels_file, data_prefix)
+            self.records, _ = load_sthv2(self.ann_file, labels_file, data_prefix)
         else:
             raise ValueError(f"ann_format must be 'list' or 'sthv2', got {ann_format!r}")
         if not self.records:
             raise AnnotationError(f'{self.ann_file}: no clips')
-        if class_names_file is not None:
-            names = load_class_names(class_names_file)
+        _, names = resolve_class_names(dict(ann_format=ann_format, labels_file=labels_file,
+                                            class_names_file=class_names_file))
         top = max(r.label for r in self.records)
         if names is None:
             names = [str(i) for i in range(top + 1)]
@@ -132,21 +156,28 @@ class VideoDataset(Dataset):
         return segment_indices(num_frames, self.num_segments, random=random, rng=rng,
                                twice=self.twice_sample)
 
-    def _load(self, record: VideoRecord, epoch: int, index: int) -> dict:
+    @classmethod
+    def for_path(cls, dataset_cfg: Mapping, path: str | os.PathLike, label: int = -1) -> VideoDataset:
+        """A test-mode dataset of one clip, ``path`` (a video file or a frame folder), loaded
+        the way ``dataset_cfg`` (a ``VideoDataset`` config) loads its clips: the same
+        sampling, views, backend, frame names, seed and pipeline. The config's annotation
+        and class-name files (``SOURCE_KEYS``) are not read; they need not exist."""
+        kwargs = {k: v for k, v in dataset_cfg.items() if k not in SOURCE_KEYS}
+        kwargs['test_mode'] = True
+        record = VideoRecord(path=os.fspath(path), label=label, clip_id=Path(path).stem)
+        return cls(None, records=[record], **kwargs)
+
+    def load(self, index: int, epoch: int = 0) -> dict:
+        """Load clip ``index`` itself, with no replacement: ``dict(inputs, label, clip_id,
+        index, num_views, frame_inds, num_frames)`` (``num_frames``: the clip's frame count).
+        Raises DecodeError when it can't be decoded."""
+        record = self.records[index]
         rng = clip_rng(self.seed, epoch, index)
-        if os.path.isdir(record.path):
-            num = record.num_frames or count_frame_folder(record.path, self.filename_tmpl,
-                                                          self.frame_start)
-            if num == 0:
-                raise DecodeError(record.path, 'frame folder has no frames')
+        with ClipSource(record.path, self.backend, num_frames=record.num_frames,
+                        filename_tmpl=self.filename_tmpl, frame_start=self.frame_start) as source:
+            num = source.num_frames
             inds = self._choose(num, rng)
-            imgs = read_frame_folder(record.path, inds, self.filename_tmpl, self.frame_start)
-        elif record.num_frames:
-            num = record.num_frames
-            inds = self._choose(num, rng)
-            imgs = read_frames(record.path, inds, self.backend)
-        else:
-            imgs, inds, num = read_clip(record.path, lambda n: self._choose(n, rng), self.backend)
+            imgs = source.read(inds)
         results = dict(imgs=imgs, label=record.label, clip_id=record.clip_id, frame_inds=inds,
                        num_frames=num, filename=record.path, rng=rng, epoch=epoch, index=index,
                        test_mode=self.test_mode, num_views=2 if self.twice_sample else 1)
@@ -157,7 +188,7 @@ class VideoDataset(Dataset):
             results = self._format(results)
         return dict(inputs=results['inputs'], label=int(results['label']),
                     clip_id=record.clip_id, index=index, num_views=int(results['num_views']),
-                    frame_inds=np.asarray(inds, dtype=np.int64))
+                    frame_inds=np.asarray(inds, dtype=np.int64), num_frames=int(num))
 
     def _note_bad(self, path: str, exc: DecodeError) -> None:
         self.skipped[path] = exc.reason
@@ -166,8 +197,8 @@ class VideoDataset(Dataset):
             print_log(f'skipping undecodable clip: {exc}', logger='current', level=logging.WARNING)
 
     def __getitem__(self, key: int | tuple[int, int]) -> dict:
-        """Load clip ``key`` (or its replacement): ``dict(inputs, label, clip_id, index,
-        num_views, frame_inds, replaced)``; ``index`` is the clip actually loaded. ``inputs``
+        """Load clip ``key`` (or its replacement): ``load``'s dict plus ``replaced``;
+        ``index`` is the clip actually loaded. ``inputs``
         holds ``num_views`` views of ``num_segments`` frames, view-major (twice sampling
         and ``ThreeCrop`` make views)."""
         epoch, index = self._key(key)
@@ -177,7 +208,7 @@ class VideoDataset(Dataset):
             i = (index + k) % n
             record = self.records[i]
             try:
-                sample = self._load(record, epoch, i)
+                sample = self.load(i, epoch)
             except DecodeError as exc:
                 self._note_bad(record.path, exc)
                 replaced.append(record.path)

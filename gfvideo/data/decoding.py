@@ -1,4 +1,7 @@
-"""Reading frames from video files and frame folders.
+"""Opening clips: :class:`ClipSource`, the one way gfvideo reads a video file or a frame folder.
+
+The dataset, single-video inference (``tools/infer.py``), ``check_videos`` and
+``extract_frames`` all read through it; the readers it uses are in ``readers.py``.
 
 Two video backends: decord (fast seeking) and PyAV (sequential, tolerant). ``'auto'``
 uses decord and falls back to PyAV whenever decord cannot be trusted with a request.
@@ -18,319 +21,194 @@ dataset known to hold such files, use ``backend='pyav'``.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
 
-import av
 import numpy as np
 
-__all__ = ['DecodeError', 'read_frames', 'probe_num_frames', 'read_clip',
-           'read_frame_folder', 'count_frame_folder']
+from .readers import (DecodeError, DecordReader, PyAVReader, as_indices, check_file,
+                       count_frame_folder, decord_available, read_frame_folder)
 
-_BACKENDS = ('auto', 'decord', 'pyav')
+__all__ = ['BACKENDS', 'ClipSource', 'DecodeError', 'read_frames', 'probe_num_frames',
+           'read_clip', 'read_frame_folder', 'count_frame_folder']
 
-
-class DecodeError(RuntimeError):
-    """A video (or frame folder) could not be read: names the path and the reason."""
-
-    def __init__(self, path: str | os.PathLike, reason: str) -> None:
-        self.path = str(path)
-        self.reason = reason
-        super().__init__(f'cannot decode {self.path}: {reason}')
-
-    def __reduce__(self):  # picklable across data-loader worker processes
-        return type(self), (self.path, self.reason)
+BACKENDS = ('auto', 'decord', 'pyav')
 
 
-_decord: Any = None
+class ClipSource:
+    """A video file or a JPEG frame folder, open for reading frames.
 
+    Args:
+        path: a video file, or a folder of frames ``filename_tmpl.format(i + frame_start)``.
+        backend: ``'auto'`` (decord, PyAV whenever decord can't be trusted), ``'decord'``
+            (never falls back) or ``'pyav'``; frame folders ignore it.
+        num_frames: the frame count when it is already known (rawframe lists); else
+            probed on first use of :attr:`num_frames`.
+        filename_tmpl, frame_start: frame names in folders (1-based ``00001.jpg``).
+        folders: whether ``path`` may be a frame folder (False: video files only, a folder
+            is 'not a regular file').
 
-def _get_decord() -> Any:
-    """Import decord lazily (None if not installed); imported once per process."""
-    global _decord
-    if _decord is None:
-        try:
-            import decord
-            _decord = decord
-        except ImportError:
-            _decord = False
-    return _decord or None
-
-
-def _check_file(path: str) -> None:
-    if not os.path.exists(path):
-        raise DecodeError(path, 'file not found')
-    if not os.path.isfile(path):
-        raise DecodeError(path, 'not a regular file')
-    if os.path.getsize(path) == 0:
-        raise DecodeError(path, 'zero-byte file')
-
-
-def _check_backend(backend: str) -> None:
-    if backend not in _BACKENDS:
-        raise ValueError(f'backend must be one of {_BACKENDS}, got {backend!r}')
-
-
-def _as_indices(indices: Sequence[int] | np.ndarray) -> np.ndarray:
-    idx = np.asarray(indices, dtype=np.int64).reshape(-1)
-    if idx.size == 0:
-        raise ValueError('indices must not be empty')
-    if idx.min() < 0:
-        raise ValueError(f'frame indices must be >= 0, got {idx.min()}')
-    return idx
-
-
-# ----------------------------------------------------------------------------- decord
-
-def _decode_threads() -> int:
-    """Decoder threads: the CPU cores shared out among the data-loader workers (at least 1),
-    so one worker still decodes with every core and N workers don't oversubscribe them;
-    0 (decord's automatic choice) outside a worker."""
-    from torch.utils.data import get_worker_info
-    info = get_worker_info()
-    if info is None:
-        return 0
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1)
-    return max(1, cores // info.num_workers)
-
-
-def _decord_open(path: str) -> Any:
-    decord = _get_decord()
-    if decord is None:
-        raise DecodeError(path, 'decord is not installed')
-    try:
-        return decord.VideoReader(path, num_threads=_decode_threads())
-    except Exception as exc:  # decord raises RuntimeError or DECORDError (not a RuntimeError)
-        raise DecodeError(path, f'decord cannot open it ({_short(exc)})') from exc
-
-
-def _decord_read(vr: Any, path: str, idx: np.ndarray) -> np.ndarray:
-    """Read ``idx`` with an open decord reader; DecodeError if decord can't be trusted."""
-    num = len(vr)
-    uniq, inverse = np.unique(idx, return_inverse=True)
-    if num == 0 or uniq[-1] >= num:
-        raise DecodeError(path, f'index {uniq[-1]} is beyond decord\'s {num} frames')
-    try:
-        batch = vr.get_batch(uniq.tolist())
-    except Exception as exc:
-        raise DecodeError(path, f'decord failed ({_short(exc)})') from exc
-    # decord's bridge may be switched to torch globally; accept either.
-    arr = batch.asnumpy() if hasattr(batch, 'asnumpy') else np.asarray(batch)
-    if arr.ndim != 4 or arr.shape[0] != len(uniq):
-        raise DecodeError(path, f'decord returned shape {arr.shape}')
-    return np.ascontiguousarray(arr[inverse], dtype=np.uint8)
-
-
-def _decord_reader(path: str, backend: str) -> Any:
-    """An open decord reader with at least one frame, or None to use PyAV instead."""
-    if backend == 'pyav' or (backend == 'auto' and _get_decord() is None):
-        return None
-    try:
-        vr = _decord_open(path)
-    except DecodeError:
-        if backend == 'decord':
-            raise
-        return None
-    if len(vr) > 0:
-        return vr
-    if backend == 'decord':
-        raise DecodeError(path, 'decord found no frames')
-    return None
-
-
-# ----------------------------------------------------------------------------- PyAV
-
-def _pyav_open(path: str) -> tuple[Any, Any]:
-    try:
-        container = av.open(path)
-    except Exception as exc:
-        raise DecodeError(path, f'PyAV cannot open it ({_short(exc)})') from exc
-    if not container.streams.video:
-        container.close()
-        raise DecodeError(path, 'no video stream')
-    return container, container.streams.video[0]
-
-
-def _pyav_frames(container: Any, stream: Any):
-    """Yield decodable frames in order, skipping undecodable packets.
-
-    A truncated container ends the demuxing early; the decoder is then flushed so
-    frames it still buffers are not lost.
+    Raises DecodeError at once for a missing, empty or non-regular video file, and for a
+    file decord can't open under ``backend='decord'``; other problems surface when frames
+    are counted or read. Use it as a context manager (or call :meth:`close`) to release
+    the decoder early.
     """
-    packets = container.demux(stream)
-    clean_end = False
-    while True:
+
+    def __init__(self, path: str | os.PathLike, backend: str = 'auto', *,
+                 num_frames: int | None = None, filename_tmpl: str = '{:05d}.jpg',
+                 frame_start: int = 1, folders: bool = True) -> None:
+        if backend not in BACKENDS:
+            raise ValueError(f'backend must be one of {BACKENDS}, got {backend!r}')
+        self.path = os.fspath(path)
+        self.requested_backend = backend
+        self.filename_tmpl = filename_tmpl
+        self.frame_start = frame_start
+        self._num = num_frames
+        self.is_folder = folders and os.path.isdir(self.path)
+        self._decord: DecordReader | None = None
+        self._pyav: PyAVReader | None = None
+        if not self.is_folder:
+            check_file(self.path)
+            self._pyav = PyAVReader(self.path)
+            self._decord = self._open_decord()
+
+    def _open_decord(self) -> DecordReader | None:
+        """An open decord reader with at least one frame, or None to use PyAV instead."""
+        backend = self.requested_backend
+        if backend == 'pyav' or (backend == 'auto' and not decord_available()):
+            return None
         try:
-            packet = next(packets)
-        except StopIteration:
-            clean_end = True  # demux's last (empty) packet already flushed the decoder
-            break
-        except (av.error.FFmpegError, OSError):
-            break
-        try:
-            frames = packet.decode()
-        except av.error.FFmpegError:
-            continue
-        yield from frames
-    if not clean_end:
-        try:
-            yield from stream.decode(None)
-        except av.error.FFmpegError:
-            pass
-
-
-def _pyav_read(path: str, idx: np.ndarray) -> np.ndarray:
-    wanted = set(np.unique(idx).tolist())
-    last_wanted = max(wanted)
-    got: dict[int, np.ndarray] = {}
-    last_frame = None
-    count = 0
-    container, stream = _pyav_open(path)
-    try:
-        for frame in _pyav_frames(container, stream):
-            if count in wanted:
-                got[count] = frame.to_ndarray(format='rgb24')
-            last_frame = frame
-            count += 1
-            if count > last_wanted:
-                break
-        if count == 0:
-            raise DecodeError(path, 'no decodable frame')
-        if last_wanted >= count:  # past the end: repeat the last decodable frame
-            last = got.get(count - 1)
-            if last is None:
-                last = last_frame.to_ndarray(format='rgb24')
-            for i in wanted:
-                if i >= count:
-                    got[i] = last
-    finally:
-        container.close()
-    uniq = np.array(sorted(got), dtype=np.int64)
-    stack = np.stack([got[i] for i in uniq.tolist()])
-    return np.ascontiguousarray(stack[np.searchsorted(uniq, idx)])
-
-
-def _pyav_count(path: str) -> int:
-    container, stream = _pyav_open(path)
-    try:
-        if stream.frames and stream.frames > 0:
-            return int(stream.frames)
-        return sum(1 for _ in _pyav_frames(container, stream))
-    finally:
-        container.close()
-
-
-def _short(exc: BaseException, limit: int = 200) -> str:
-    text = ' '.join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= limit else text[:limit] + '...'
-
-
-# ----------------------------------------------------------------------------- public
-
-def read_frames(path: str | os.PathLike, indices: Sequence[int] | np.ndarray,
-                backend: str = 'auto') -> np.ndarray:
-    """Decode the frames at 0-based ``indices`` (any order, repeats allowed).
-
-    Returns uint8 RGB ``[len(indices), H, W, 3]``. Only the needed frames are
-    decoded: decord reads the unique sorted indices in one ``get_batch``; PyAV
-    decodes sequentially and stops after the largest wanted index. An index past
-    the last decodable frame gets that last frame. ``backend='decord'`` never falls
-    back (indices beyond decord's count raise DecodeError). Raises DecodeError for
-    missing, empty, corrupt or stream-less files and files without a decodable frame.
-    """
-    path = os.fspath(path)
-    _check_backend(backend)
-    idx = _as_indices(indices)
-    _check_file(path)
-    vr = _decord_reader(path, backend)
-    if vr is not None:
-        try:
-            return _decord_read(vr, path, idx)
+            reader = DecordReader(self.path)
         except DecodeError:
             if backend == 'decord':
                 raise
-    return _pyav_read(path, idx)
+            return None
+        if len(reader) > 0:
+            return reader
+        if backend == 'decord':
+            raise DecodeError(self.path, 'decord found no frames')
+        return None
+
+    @property
+    def backend(self) -> str:
+        """What serves reads now: ``'frames'`` (a folder), ``'decord'`` or ``'pyav'``."""
+        if self.is_folder:
+            return 'frames'
+        return 'decord' if self._decord is not None else 'pyav'
+
+    @property
+    def num_frames(self) -> int:
+        """Frames in the clip: the given count, else the folder's frames, decord's count, or
+        PyAV's exact header count or decoded count. Container headers can over-report;
+        :meth:`read` tolerates that by repeating the last decodable frame. DecodeError
+        when there is no frame."""
+        if self._num is None:
+            if self.is_folder:
+                num = count_frame_folder(self.path, self.filename_tmpl, self.frame_start)
+                if num == 0:
+                    raise DecodeError(self.path, 'frame folder has no frames')
+            elif self._decord is not None:
+                num = len(self._decord)
+            else:
+                num = self._pyav.count()
+                if num <= 0:
+                    raise DecodeError(self.path, 'no decodable frame')
+            self._num = num
+        return self._num
+
+    def read(self, indices: Sequence[int] | np.ndarray) -> np.ndarray:
+        """Decode the frames at 0-based ``indices`` (any order, repeats allowed): uint8 RGB
+        ``[len(indices), H, W, 3]``.
+
+        Only the needed frames are decoded: decord reads the unique sorted indices in one
+        ``get_batch``; PyAV decodes sequentially and stops after the largest wanted index.
+        An index past the last decodable frame gets that last frame. DecodeError for
+        corrupt or stream-less files and files without a decodable frame.
+        """
+        idx = as_indices(indices)
+        if self.is_folder:
+            return read_frame_folder(self.path, idx, self.filename_tmpl, self.frame_start)
+        if self._decord is not None:
+            try:
+                return self._decord.read(idx)
+            except DecodeError:
+                if self.requested_backend == 'decord':
+                    raise
+        return self._pyav.read(idx)
+
+    def chunks(self, size: int = 32, restart: Callable[[], None] | None = None) -> Iterator[np.ndarray]:
+        """Every frame in order, ``size`` at a time (uint8 RGB ``[<= size, H, W, 3]``).
+
+        With decord: the frames it indexed. When decord fails under ``'auto'``, every
+        decodable frame comes again from PyAV, from the start (none repeated); ``restart()``
+        is called first so the caller can drop what it received. Without ``restart`` a
+        failure after the first chunk raises DecodeError instead.
+        """
+        if self.is_folder:
+            num = self.num_frames
+            for lo in range(0, num, size):
+                yield self.read(np.arange(lo, min(num, lo + size)))
+            return
+        if self._decord is not None:
+            sent = False
+            try:
+                for chunk in self._decord.chunks(size):
+                    sent = True
+                    yield chunk
+                return
+            except DecodeError:
+                if self.requested_backend == 'decord' or (sent and restart is None):
+                    raise
+            if sent:
+                restart()
+        yield from self._pyav.chunks(size)
+
+    def header_frames(self) -> tuple[int, bool]:
+        """(frame count the container claims, whether it is exact; -1 when unknown), read
+        with PyAV; a folder's count is exact."""
+        if self.is_folder:
+            return self.num_frames, True
+        return self._pyav.header_frames()
+
+    def count_decodable(self) -> int:
+        """Frames that actually decode, by decoding all of them with PyAV (a folder: its count)."""
+        if self.is_folder:
+            return self.num_frames
+        return self._pyav.count_decodable()
+
+    def close(self) -> None:
+        """Release the decord reader (PyAV opens and closes a container per call)."""
+        self._decord = None
+
+    def __enter__(self) -> ClipSource:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}({self.path!r}, backend={self.backend!r})'
+
+
+def read_frames(path: str | os.PathLike, indices: Sequence[int] | np.ndarray,
+                backend: str = 'auto') -> np.ndarray:
+    """``ClipSource(path, backend).read(indices)``."""
+    idx = as_indices(indices)
+    with ClipSource(path, backend) as source:
+        return source.read(idx)
 
 
 def probe_num_frames(path: str | os.PathLike, backend: str = 'auto') -> int:
-    """Number of frames: decord's count, else PyAV's header count, else a decode count.
-
-    Container headers can over-report; ``read_frames`` tolerates that by repeating
-    the last decodable frame. Raises DecodeError when the file can't be opened or
-    has no decodable frame.
-    """
-    path = os.fspath(path)
-    _check_backend(backend)
-    _check_file(path)
-    vr = _decord_reader(path, backend)
-    if vr is not None:
-        return len(vr)
-    num = _pyav_count(path)
-    if num <= 0:
-        raise DecodeError(path, 'no decodable frame')
-    return num
+    """``ClipSource(path, backend).num_frames``."""
+    with ClipSource(path, backend) as source:
+        return source.num_frames
 
 
 def read_clip(path: str | os.PathLike, choose: Callable[[int], Sequence[int] | np.ndarray],
               backend: str = 'auto') -> tuple[np.ndarray, np.ndarray, int]:
-    """Count the frames, take indices from ``choose(num_frames)`` and read them.
-
-    Returns ``(frames, indices, num_frames)``. With decord the container is opened
-    and indexed once instead of once for probing and once for reading. Fallback
-    rules and errors are those of ``read_frames``.
-    """
-    path = os.fspath(path)
-    _check_backend(backend)
-    _check_file(path)
-    vr = _decord_reader(path, backend)
-    if vr is not None:
-        num = len(vr)
-        idx = _as_indices(choose(num))
-        try:
-            return _decord_read(vr, path, idx), idx, num
-        except DecodeError:
-            if backend == 'decord':
-                raise
-            return _pyav_read(path, idx), idx, num
-    num = probe_num_frames(path, backend='pyav')
-    idx = _as_indices(choose(num))
-    return _pyav_read(path, idx), idx, num
-
-
-def read_frame_folder(folder: str | os.PathLike, indices: Sequence[int] | np.ndarray,
-                      template: str = '{:05d}.jpg', start: int = 1) -> np.ndarray:
-    """Read JPEG frames ``template.format(i + start)`` for 0-based ``indices``.
-
-    Returns uint8 RGB ``[len(indices), H, W, 3]``; each distinct frame is decoded once.
-    Raises DecodeError for a missing or unreadable image or mismatched frame sizes.
-    """
-    from PIL import Image
-
-    folder = os.fspath(folder)
-    idx = _as_indices(indices)
-    uniq, inverse = np.unique(idx, return_inverse=True)
-    frames = []
-    for i in uniq.tolist():
-        file = os.path.join(folder, template.format(i + start))
-        try:
-            with Image.open(file) as img:
-                frames.append(np.asarray(img.convert('RGB')))
-        except (OSError, ValueError) as exc:
-            raise DecodeError(file, f'cannot read frame ({_short(exc)})') from exc
-    if len({f.shape for f in frames}) != 1:
-        raise DecodeError(folder, 'frames have different sizes')
-    return np.ascontiguousarray(np.stack(frames)[inverse])
-
-
-def count_frame_folder(folder: str | os.PathLike, template: str = '{:05d}.jpg',
-                       start: int = 1) -> int:
-    """Number of consecutive frames ``template.format(start), template.format(start + 1), ...``."""
-    folder = os.fspath(folder)
-    try:
-        names = set(os.listdir(folder))
-    except OSError as exc:
-        raise DecodeError(folder, f'cannot list frame folder ({_short(exc)})') from exc
-    count = 0
-    while template.format(start + count) in names:
-        count += 1
-    return count
+    """Count the frames, take indices from ``choose(num_frames)`` and read them, with one
+    :class:`ClipSource` (decord opens and indexes the file once). Returns
+    ``(frames, indices, num_frames)``."""
+    with ClipSource(path, backend) as source:
+        num = source.num_frames
+        idx = as_indices(choose(num))
+        return source.read(idx), idx, num

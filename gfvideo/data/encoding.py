@@ -14,13 +14,16 @@ _CODECS = {
                 options={'deadline': 'realtime', 'cpu-used': '8', 'crf': '10', 'b': '0'}),
     'h264': dict(codec='libx264', pix_fmt='yuv420p',
                  options={'preset': 'ultrafast', 'crf': '12'}),
+    # lossless: decoding gives back exactly the frames written (tests comparing pixels)
+    'ffv1': dict(codec='ffv1', pix_fmt='bgr0', options={}),
 }
 
 
 def write_video(path: str | Path, frames: np.ndarray, fps: int = 12, codec: str = 'vp9') -> Path:
     """Encode ``frames`` (uint8 [T, H, W, 3], RGB; H and W even) to ``path``.
 
-    ``codec`` is ``'vp9'`` (use a ``.webm`` path) or ``'h264'`` (``.mp4``).
+    ``codec`` is ``'vp9'`` (use a ``.webm`` path), ``'h264'`` (``.mp4``) or the lossless
+    ``'ffv1'`` (``.mkv``).
     """
     frames = np.asarray(frames)
     if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:

@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 
-import numpy as np
 from tqdm import tqdm
 
 from .annotations import AnnotationError, VideoRecord
-from .decoding import (DecodeError, _check_file, _decord_read, _decord_reader, _pyav_frames,
-                       _pyav_open, count_frame_folder)
+from .decoding import ClipSource, DecodeError, count_frame_folder
 from .transforms import resize_clip
 from .workers import run_tasks
 
@@ -40,33 +38,19 @@ def short_side_size(height: int, width: int, short_side: int | None) -> tuple[in
     return short_side, max(1, round(height * short_side / width))
 
 
-def _decord_chunks(vr, path: str) -> Iterator[np.ndarray]:
-    num = len(vr)
-    for lo in range(0, num, _CHUNK):
-        yield _decord_read(vr, path, np.arange(lo, min(num, lo + _CHUNK)))
-
-
-def _pyav_chunks(path: str) -> Iterator[np.ndarray]:
-    container, stream = _pyav_open(path)
-    try:
-        buf = []
-        for frame in _pyav_frames(container, stream):
-            buf.append(frame.to_ndarray(format='rgb24'))
-            if len(buf) == _CHUNK:
-                yield np.stack(buf)
-                buf = []
-        if buf:
-            yield np.stack(buf)
-    finally:
-        container.close()
-
-
-def _write_chunks(chunks: Iterator[np.ndarray], folder: Path, short_side: int | None,
-                  quality: int) -> int:
+def _write_frames(source: ClipSource, folder: Path, short_side: int | None, quality: int,
+                  fresh_folder: Callable[[], None]) -> int:
+    """Write every frame of ``source`` into ``folder``; a backend restart starts over."""
     from PIL import Image
 
     count = 0
-    for chunk in chunks:
+
+    def restart() -> None:
+        nonlocal count
+        fresh_folder()
+        count = 0
+
+    for chunk in source.chunks(_CHUNK, restart=restart):
         size = short_side_size(chunk.shape[1], chunk.shape[2], short_side)
         chunk = resize_clip(chunk, size)
         for frame in chunk:
@@ -93,20 +77,9 @@ def extract_video(path: str | os.PathLike, out_dir: str | os.PathLike,
         tmp.mkdir(parents=True)
 
     try:
-        _check_file(path)
-        fresh_tmp()
-        vr = _decord_reader(path, backend)
-        count = None
-        if vr is not None:
-            try:
-                count = _write_chunks(_decord_chunks(vr, path), tmp, short_side, quality)
-            except DecodeError:
-                if backend == 'decord':
-                    raise
-                fresh_tmp()
-            del vr
-        if count is None:
-            count = _write_chunks(_pyav_chunks(path), tmp, short_side, quality)
+        with ClipSource(path, backend, folders=False) as source:
+            fresh_tmp()
+            count = _write_frames(source, tmp, short_side, quality, fresh_tmp)
         if count == 0:
             raise DecodeError(path, 'no decodable frame')
     except BaseException:

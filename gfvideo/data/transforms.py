@@ -4,6 +4,9 @@ Every frame of a clip gets the same geometry. Random choices come only from
 ``results['rng']`` (see ``sampling.clip_rng``), never from a global RNG, so a clip
 is reproducible from ``(seed, epoch, index)`` alone. Sizes given as pairs are
 ``(w, h)``. Normalisation is left to the model's data preprocessor (on the device).
+Each transform says without frames what size it makes (``output_hw``), so a config is
+checked against the model before any clip loads. ``Flip`` lives in ``flip.py``; transforms
+defined elsewhere read frames and randomness through :func:`frames_of` and :func:`rng_of`.
 """
 from __future__ import annotations
 
@@ -19,8 +22,7 @@ except ImportError:  # pragma: no cover - opencv is a soft dependency
     cv2 = None
 
 __all__ = ['Compose', 'build_pipeline', 'Resize', 'RandomCrop', 'CenterCrop', 'ThreeCrop',
-           'MultiScaleCrop', 'Flip', 'FormatShape', 'resize_clip', 'SOMETHING_FLIP_PAIRS',
-           'flip_pairs_to_map', 'flip_map_names']
+           'MultiScaleCrop', 'FormatShape', 'resize_clip', 'frames_of', 'rng_of']
 
 # cv2.resize accepts at most 512 channels: 170 RGB frames per call.
 _CV2_MAX_FRAMES = 170
@@ -37,7 +39,8 @@ def _pair(size: int | Sequence[int], name: str) -> tuple[int, int]:
     return w, h
 
 
-def _rng(results: dict, who: str) -> np.random.Generator:
+def rng_of(results: dict, who: str) -> np.random.Generator:
+    """The clip's generator, ``results['rng']``: the only randomness a transform may use."""
     rng = results.get('rng')
     if not isinstance(rng, np.random.Generator):
         raise KeyError(f'{who} is random and needs results["rng"] (a np.random.Generator '
@@ -54,7 +57,7 @@ def _source_imgs(results: dict, who: str) -> np.ndarray:
     return imgs
 
 
-def _imgs(results: dict, who: str) -> np.ndarray:
+def frames_of(results: dict, who: str) -> np.ndarray:
     """``results['imgs']`` at its current size: a pending lazy resize is carried out first."""
     imgs = _source_imgs(results, who)
     size = results.pop('lazy_size', None)
@@ -141,6 +144,13 @@ class Compose:
                 return None
         return results
 
+    def output_hw(self, hw: tuple[int, int] | None = None) -> tuple[int, int] | None:
+        """Frame ``(h, w)`` the pipeline makes from frames of ``hw`` (None: unknown); None
+        when it can't be known without frames (no crop, or a transform that doesn't say)."""
+        for t in self.transforms:
+            hw = t.output_hw(hw) if hasattr(t, 'output_hw') else None
+        return hw
+
     def __repr__(self) -> str:
         inner = ''.join(f'\n    {t!r},' for t in self.transforms)
         return f'{type(self).__name__}([{inner}\n])'
@@ -190,17 +200,34 @@ class Resize:
         if self.lazy:  # a second lazy resize replaces the first: still one interpolation
             results['lazy_size'] = (new_w, new_h)
         else:
-            results['imgs'] = resize_clip(_imgs(results, 'Resize'), (new_w, new_h))
+            results['imgs'] = resize_clip(frames_of(results, 'Resize'), (new_w, new_h))
         results['img_shape'] = (new_h, new_w)
         results['scale_factor'] = (new_w / w, new_h / h)
         return results
+
+    def output_hw(self, hw: tuple[int, int] | None) -> tuple[int, int] | None:
+        """The resized ``(h, w)``; a short-side resize of frames of unknown size: None."""
+        if -1 not in self.scale:
+            return self.scale[1], self.scale[0]
+        if hw is None:
+            return None
+        w, h = self._target(*hw)
+        return h, w
 
     def __repr__(self) -> str:
         return f'{type(self).__name__}(scale={self.scale}, lazy={self.lazy})'
 
 
+class _FixedSizeCrop:
+    """A crop to ``self.size`` (w, h), whatever the frames."""
+
+    def output_hw(self, hw: tuple[int, int] | None) -> tuple[int, int]:
+        """``size`` as ``(h, w)``."""
+        return self.size[1], self.size[0]
+
+
 @TRANSFORMS.register_module()
-class RandomCrop:
+class RandomCrop(_FixedSizeCrop):
     """Crop a ``size`` (int or ``(w, h)``) window at a random position, the same for all frames.
 
     Randomness: ``results['rng']``.
@@ -212,7 +239,7 @@ class RandomCrop:
         self.size = _pair(size, 'size')
 
     def __call__(self, results: dict) -> dict:
-        rng = _rng(results, 'RandomCrop')
+        rng = rng_of(results, 'RandomCrop')
         h, w = _crop_fits('RandomCrop', self.size, results)
         cw, ch = self.size
         x, y = (int(v) for v in rng.integers(0, [w - cw + 1, h - ch + 1]))
@@ -224,7 +251,7 @@ class RandomCrop:
 
 
 @TRANSFORMS.register_module()
-class CenterCrop:
+class CenterCrop(_FixedSizeCrop):
     """Crop the central ``size`` (int or ``(w, h)``) window.
 
     Required keys: imgs.
@@ -262,7 +289,7 @@ class ThreeCrop:
     def __call__(self, results: dict) -> dict:
         s = self.size
         h, w = _crop_fits('ThreeCrop', (s, s), results)
-        imgs = _imgs(results, 'ThreeCrop')
+        imgs = frames_of(results, 'ThreeCrop')
         if w >= h:
             origins = [(x, (h - s) // 2) for x in (0, (w - s) // 2, w - s)]
         else:
@@ -272,6 +299,10 @@ class ThreeCrop:
         results['img_shape'] = (s, s)
         results['num_views'] = int(results.get('num_views', 1)) * 3
         return results
+
+    def output_hw(self, hw: tuple[int, int] | None) -> tuple[int, int]:
+        """Each view's ``(size, size)``."""
+        return self.size, self.size
 
     def __repr__(self) -> str:
         return f'{type(self).__name__}(size={self.size})'
@@ -330,100 +361,19 @@ class MultiScaleCrop:
         return x, y, cw, ch
 
     def __call__(self, results: dict) -> dict:
-        rng = _rng(results, 'MultiScaleCrop')
+        rng = rng_of(results, 'MultiScaleCrop')
         x, y, cw, ch = self._crop_box(*_frames_hw(results, 'MultiScaleCrop'), rng)
         _crop(results, x, y, cw, ch, out_size=self.input_size)
         return results
+
+    def output_hw(self, hw: tuple[int, int] | None) -> tuple[int, int]:
+        """``input_size`` as ``(h, w)``."""
+        return self.input_size[1], self.input_size[0]
 
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(input_size={self.input_size}, scales={self.scales}, '
                 f'max_wh_scale_gap={self.max_wh_scale_gap}, random_crop={self.random_crop}, '
                 f'num_fixed_crops={self.num_fixed_crops})')
-
-
-# Something-Something's classes whose meaning swaps under a horizontal flip, by name (the
-# pairs behind mmaction2's index maps for V1 and V2). Names, not indices: V1's index
-# depends on the class order chosen (file order or alphabetical).
-SOMETHING_FLIP_PAIRS = (
-    ('Pulling something from left to right', 'Pulling something from right to left'),
-    ('Pushing something from left to right', 'Pushing something from right to left'),
-    ('Turning the camera left while filming something', 'Turning the camera right while filming something'),
-)
-
-
-def flip_pairs_to_map(pairs: Sequence[Sequence[str]]) -> dict[str, str]:
-    """A symmetric name map (``a -> b`` and ``b -> a``) from ``(a, b)`` pairs."""
-    out: dict[str, str] = {}
-    for a, b in pairs:
-        out[a], out[b] = b, a
-    return out
-
-
-def flip_map_names(index_map: dict[int, int], classes: Sequence[str]) -> dict[str, str]:
-    """Turn an index flip map made for ``classes`` (e.g. mmaction2's, in the label file's
-    order) into a name map, which ``Flip`` re-binds to whatever class order a dataset uses."""
-    return {classes[int(a)]: classes[int(b)] for a, b in index_map.items()}
-
-
-@TRANSFORMS.register_module()
-class Flip:
-    """Horizontal flip of the whole clip with probability ``flip_ratio``.
-
-    ``flip_label_map`` swaps labels whose meaning flips with the image (left/right
-    classes of Something-Something). Keyed by class name, it stays right under any class
-    order: the dataset binds the names to its class list (``bind_classes``);
-    ``'something'`` means ``SOMETHING_FLIP_PAIRS``. Keyed by int, it is used as given.
-    Randomness: ``results['rng']``.
-
-    Required keys: imgs, rng; label when ``flip_label_map`` is set.
-    Added/modified keys: imgs, flip (bool), label.
-    """
-
-    def __init__(self, flip_ratio: float = 0.5,
-                 flip_label_map: dict[int, int] | dict[str, str] | str | None = None) -> None:
-        if not 0 <= flip_ratio <= 1:
-            raise ValueError(f'flip_ratio must be in [0, 1], got {flip_ratio}')
-        if isinstance(flip_label_map, str):
-            if flip_label_map != 'something':
-                raise ValueError(f"flip_label_map must be a dict or 'something', got {flip_label_map!r}")
-            flip_label_map = flip_pairs_to_map(SOMETHING_FLIP_PAIRS)
-        self.flip_ratio = float(flip_ratio)
-        self.flip_label_names: dict[str, str] | None = None
-        self.flip_label_map: dict[int, int] | None = None
-        if flip_label_map:
-            keys = list(flip_label_map)
-            if all(isinstance(k, str) and not k.isdigit() for k in keys):
-                self.flip_label_names = {str(k): str(v) for k, v in flip_label_map.items()}
-            else:  # config files written as JSON turn int keys into strings
-                self.flip_label_map = {int(k): int(v) for k, v in flip_label_map.items()}
-
-    def bind_classes(self, classes: Sequence[str]) -> None:
-        """Resolve a name-keyed ``flip_label_map`` to indices of ``classes``."""
-        if self.flip_label_names is None:
-            return
-        where = {n: i for i, n in enumerate(classes)}
-        missing = sorted({n for pair in self.flip_label_names.items() for n in pair} - set(where))
-        if missing:
-            raise KeyError(f'Flip: flip_label_map names classes missing from the class list: {missing}')
-        self.flip_label_map = {where[a]: where[b] for a, b in self.flip_label_names.items()}
-
-    def __call__(self, results: dict) -> dict:
-        imgs = _imgs(results, 'Flip')
-        if self.flip_label_names is not None and self.flip_label_map is None:
-            raise RuntimeError('Flip: a name-keyed flip_label_map needs bind_classes(class names) '
-                               '(VideoDataset does this)')
-        flip = bool(_rng(results, 'Flip').random() < self.flip_ratio)
-        results['flip'] = flip
-        if flip:
-            results['imgs'] = imgs[:, :, ::-1]
-            if self.flip_label_map is not None:
-                label = int(results['label'])
-                results['label'] = self.flip_label_map.get(label, label)
-        return results
-
-    def __repr__(self) -> str:
-        shown = self.flip_label_names if self.flip_label_names is not None else self.flip_label_map
-        return f'{type(self).__name__}(flip_ratio={self.flip_ratio}, flip_label_map={shown})'
 
 
 @TRANSFORMS.register_module()
@@ -435,12 +385,16 @@ class FormatShape:
     """
 
     def __call__(self, results: dict) -> dict:
-        imgs = _imgs(results, 'FormatShape')
+        imgs = frames_of(results, 'FormatShape')
         if imgs.dtype != np.uint8:
             raise ValueError(f'FormatShape expects uint8 frames, got {imgs.dtype}')
         results['inputs'] = torch.from_numpy(np.ascontiguousarray(imgs.transpose(0, 3, 1, 2)))
         del results['imgs']
         return results
+
+    def output_hw(self, hw: tuple[int, int] | None) -> tuple[int, int] | None:
+        """Unchanged."""
+        return hw
 
     def __repr__(self) -> str:
         return f'{type(self).__name__}()'

@@ -1,16 +1,21 @@
 """Check a config before any work starts, so a typo costs one line instead of a traceback minutes in.
 
 Each check raises :class:`ConfigError` whose message names the offending key and value;
-tools/train.py and tools/test.py print it as ``error: ...`` and exit with status 2.
+tools/train.py, tools/test.py and tools/report.py print it as ``error: ...`` and exit with
+status 2.
 """
 from __future__ import annotations
 
+import inspect
 import os
-from typing import Any, Iterator
+from collections.abc import Iterator, Mapping
 
 from mmengine.config import Config
 
-__all__ = ['ConfigError', 'validate_config']
+__all__ = ['ConfigError', 'validate_config', 'check_dataset_fits_model']
+
+# The dataloaders each kind of run builds.
+_SPLITS = {'train': ('train', 'val'), 'test': ('test',), 'report': ('val', 'test')}
 
 # The dataset keys that name files or folders which must exist.
 _PATH_KEYS = ('ann_file', 'data_prefix', 'labels_file', 'class_names_file')
@@ -21,14 +26,16 @@ class ConfigError(ValueError):
 
 
 def validate_config(cfg: Config, mode: str) -> None:
-    """Check ``cfg`` for a ``mode`` (``'train'`` or ``'test'``) run; raise :class:`ConfigError`.
+    """Check ``cfg`` for a ``mode`` run (``'train'``, ``'test'`` or ``'report'``: the val and
+    test splits); raise :class:`ConfigError`.
 
     Checked: backbone names, the recognizer's sizes and focus schedule (its own
     ``check_sizes``), that ``load_from`` and every dataset path of the dataloaders the run uses exist,
-    and that ``model.num_classes`` matches the classes in the labels / class-names file.
+    that ``model.num_classes`` matches the classes in the labels / class-names file, and that
+    each dataset's clips fit the model (:func:`check_dataset_fits_model`).
     """
-    if mode not in ('train', 'test'):
-        raise ValueError(f"mode must be 'train' or 'test', got {mode!r}")
+    if mode not in _SPLITS:
+        raise ValueError(f"mode must be one of {sorted(_SPLITS)}, got {mode!r}")
     datasets = list(_used_datasets(cfg, mode))
     for key, dataset in datasets:
         _check_paths(key, dataset)
@@ -39,22 +46,48 @@ def validate_config(cfg: Config, mode: str) -> None:
     _check_model(model)
     for key, dataset in datasets:
         _check_num_classes(model, key, dataset)
+        check_dataset_fits_model(model, key, dataset)
 
 
 def _used_datasets(cfg: Config, mode: str) -> Iterator[tuple[str, dict]]:
     """``(key, dataset config)`` of each dataloader the run builds; wrapped datasets are unwrapped."""
-    if mode == 'train':
-        splits = ['train', 'val'] if cfg.get('val_cfg') else ['train']
-    else:
-        splits = ['test']
-    for split in splits:
-        loader = cfg.get(f'{split}_dataloader')
-        if not loader or not loader.get('dataset'):
+    from gfvideo.data.datasets import dataset_config
+
+    for split in _SPLITS[mode]:
+        if split == 'val' and mode == 'train' and not cfg.get('val_cfg'):
             continue
-        key, dataset = f'{split}_dataloader.dataset', loader['dataset']
-        while isinstance(dataset.get('dataset'), dict):  # e.g. RepeatDataset(dataset=...)
-            key, dataset = f'{key}.dataset', dataset['dataset']
-        yield key, dataset
+        found = dataset_config(cfg, split)
+        if found is not None:
+            yield found
+
+
+def check_dataset_fits_model(model: Mapping, key: str, dataset: Mapping) -> None:
+    """The clips of the dataset config at ``key`` fit ``model`` (a model config); else ConfigError.
+
+    - Frames: the dataset's frames per clip (``num_segments``, the window length for dense
+      sampling too) must equal ``model.num_frames``. Views (``twice_sample``, ``ThreeCrop``)
+      repeat whole clips of that length, which the models average: fine.
+    - Size: the frames the pipeline makes must be ``model.input_size`` square (a pipeline
+      without a crop or fixed resize makes frames of the video's size: not checked here).
+    A model without ``num_frames`` / ``input_size`` skips that check.
+    """
+    from gfvideo.data import VideoDataset, build_pipeline
+
+    num_frames, size = model.get('num_frames'), model.get('input_size')
+    default = inspect.signature(VideoDataset).parameters['num_segments'].default
+    segments = dataset.get('num_segments', default)
+    if num_frames is not None and segments != num_frames:
+        raise ConfigError(f'{key}.num_segments={segments} but model.num_frames={num_frames}: '
+                          f'each clip (view) must hold the frames the model takes')
+    if size is None:
+        return
+    try:
+        hw = build_pipeline(dataset.get('pipeline') or []).output_hw()
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(f'{key}.pipeline: {" ".join(str(exc).split())}') from None
+    if hw is not None and tuple(hw) != (size, size):
+        raise ConfigError(f'{key}.pipeline makes {hw[1]}x{hw[0]} frames but model.input_size={size} '
+                          f'(the crop must be the size the model was built for)')
 
 
 def _check_paths(key: str, dataset: dict) -> None:
@@ -88,25 +121,16 @@ def _check_model(model: dict) -> None:
                 raise ConfigError(str(exc)) from None
 
 
-def _check_num_classes(model: dict, key: str, dataset: dict) -> None:
+def _check_num_classes(model: Mapping, key: str, dataset: Mapping) -> None:
+    from gfvideo.data.annotations import AnnotationError, resolve_class_names
+
     num_classes = model.get('num_classes')
     if num_classes is None:
         return
-    source, names = _class_names(dataset)
+    try:
+        source, names = resolve_class_names(dataset)
+    except AnnotationError as exc:
+        raise ConfigError(str(exc).splitlines()[0]) from None
     if names is not None and len(names) != num_classes:
         raise ConfigError(f'model.num_classes={num_classes} but {key}.{source}={dataset[source]!r} '
                           f'has {len(names)} classes')
-
-
-def _class_names(dataset: dict) -> tuple[str, list[Any] | None]:
-    """The dataset's class names and the key of the file they come from (class_names_file wins)."""
-    from gfvideo.data.annotations import AnnotationError, _sthv2_classes, load_class_names
-
-    try:
-        if dataset.get('class_names_file'):
-            return 'class_names_file', load_class_names(dataset['class_names_file'])
-        if dataset.get('ann_format') == 'sthv2' and dataset.get('labels_file'):
-            return 'labels_file', _sthv2_classes(dataset['labels_file'])[1]
-    except AnnotationError as exc:
-        raise ConfigError(str(exc).splitlines()[0]) from None
-    return '', None

@@ -12,7 +12,9 @@ TSM recognizer is ``backbone.*`` plus ``fc.*`` (one linear layer per frame, aver
   ``module.new_fc.*``.
 
 Each converter renames keys only (no tensor changes) and fails on a key it doesn't know,
-naming it, so a checkpoint is either converted completely or not at all.
+naming it, so a checkpoint is either converted completely or not at all. (What is left out
+on purpose is not unknown: torchvision's classifier, and in ``to_torchvision`` the parts of
+the model outside the backbone's prefix.)
 """
 from __future__ import annotations
 
@@ -185,17 +187,36 @@ def to_tsm_official(state: dict) -> dict:
     return _rename(state, rule, 'gfvideo')
 
 
+# torchvision's backbone names (ResNet: conv1, bn1, layer1-4; MobileNetV2/V3 and
+# EfficientNet: features) and its classifiers (dropped), which gfvideo's backbones share.
+_TORCHVISION_BACKBONE = re.compile(r'^(conv1|bn1|layer[1-4]|features)\.')
+_TORCHVISION_CLASSIFIER = ('fc.', 'classifier.')
+
+
+def _torchvision_key(key: str, fmt: str, prefix: str = '') -> str:
+    if not _TORCHVISION_BACKBONE.match(key):
+        raise ConversionError(f'{fmt}: {prefix + key!r} is not a torchvision ResNet / MobileNet / '
+                              f'EfficientNet backbone key (conv1, bn1, layer1-4, features)')
+    return key
+
+
 def from_torchvision(state: dict, prefix: str = 'backbone.') -> dict:
     """A torchvision ImageNet file -> backbone weights under ``prefix`` (the classifier dropped):
     ``backbone.`` for the static TSM, ``glance.backbone.`` / ``focus.backbone.`` for the
-    glance-and-focus recognizer."""
+    glance-and-focus recognizer. Any other key (a ``module.`` prefix, another model's
+    naming) fails, naming it."""
     state = state.get('state_dict', state)
-    return {prefix + k: v for k, v in state.items() if not k.startswith(('fc.', 'classifier.'))}
+    return {prefix + _torchvision_key(k, 'torchvision'): v for k, v in state.items()
+            if not k.startswith(_TORCHVISION_CLASSIFIER)}
 
 
 def to_torchvision(state: dict, prefix: str = 'backbone.') -> dict:
-    """Backbone weights under ``prefix`` -> torchvision naming (no classifier)."""
-    return _strip(state, prefix)
+    """Backbone weights under ``prefix`` -> torchvision naming (no classifier). Fails when no key
+    is under ``prefix`` or one under it is not a torchvision backbone key."""
+    backbone = _strip(state, prefix)
+    if not backbone:
+        raise ConversionError(f'gfvideo: no key starts with {prefix!r} (the backbone prefix)')
+    return {_torchvision_key(k, 'gfvideo', prefix): v for k, v in backbone.items()}
 
 
 CONVERTERS: dict[tuple[str, str], Callable[..., dict]] = {

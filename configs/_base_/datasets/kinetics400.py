@@ -1,5 +1,6 @@
 # Kinetics-400 (400 classes) from the lists data_prep/build_lists.py kinetics400 writes:
-# data/k400/{train,val}.txt ("path label", relative to the folder holding videos_train and videos_val).
+# data/k400/{train,val}.txt ("path label", relative to data/k400, which holds videos_train and videos_val:
+# build_lists.py kinetics400 --train-root data/k400/videos_train --val-root data/k400/videos_val --out data/k400).
 # For a copy elsewhere, set each dataloader's dataset.ann_file / data_prefix / class_names_file
 # with --cfg-options (data_root is resolved when the config loads; see the README).
 data_root = 'data/k400'
