@@ -23,6 +23,7 @@ from mmengine.registry import DefaultScope
 from .compute.costs import model_exit_costs
 from .data.annotations import AnnotationError, resolve_class_names
 from .data.datasets import VideoDataset, dataset_config
+from .engine.resume import CheckpointError, read_checkpoint
 from .engine.validation import check_dataset_fits_model
 from .models.base import Recognizer
 from .models.fuse import fuse_for_inference
@@ -78,7 +79,7 @@ def _class_names(checkpoint: dict, cfg: Config, num_classes: int) -> list[str]:
 
 
 def load_model(config: str, checkpoint: str, device: str | None = None,
-               cfg_options: dict | None = None, fuse: bool = False) -> tuple[torch.nn.Module, Config, list[str]]:
+               cfg_options: dict | None = None, fuse: bool = False) -> tuple[Recognizer, Config, list[str]]:
     """Build the config's model, load the checkpoint's weights, move it to ``device`` in eval mode.
 
     Returns ``(model, cfg, class_names)``. The model's GFLOPs are counted here, once, so
@@ -98,11 +99,13 @@ def load_model(config: str, checkpoint: str, device: str | None = None,
     cfg = Config.fromfile(config)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
-    # Checkpoints hold tensors and plain types only (gfvideo.engine.checkpoint).
-    ckpt = torch.load(checkpoint, map_location='cpu', weights_only=True)
-    state = ckpt.get('state_dict', ckpt)
     with DefaultScope.overwrite_default_scope('gfvideo'):
         model = MODELS.build(cfg.model)
+    try:  # a truncated, empty or foreign file: one line saying what is wrong
+        ckpt = read_checkpoint(checkpoint, model, resume=False)
+    except CheckpointError as exc:
+        raise InferenceError(str(exc)) from None
+    state = ckpt.get('state_dict', ckpt)
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 import torchvision
 from torch import nn
 
-from gfvideo.compute import CostTable, FlopCountError, analyze_flops, count_gflops
+from gfvideo.compute import FlopCountError, analyze_flops, count_gflops
 from gfvideo.compute import flops as flops_mod
 
 # docs/references.md, "FLOPs reference": the mmengine convention (with batch norm), GFLOPs per input.
@@ -134,29 +134,6 @@ def test_weighted_op_error_can_be_resolved_with_a_handle() -> None:
     gflops = count_gflops(_PatchScorer(), (torch.randn(1, 3, 16, 16),),
                           handles={"aten::prelu": None})
     assert gflops * 1e9 == 8 * 14 * 14 * 3 * 9
-
-
-def test_cost_table_counts_once_per_shape(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls = []
-    real = flops_mod.count_gflops
-
-    def counting(module, inputs, **kwargs):
-        calls.append(tuple(inputs[0].shape))
-        return real(module, inputs, **kwargs)
-
-    monkeypatch.setattr(flops_mod, "count_gflops", counting)
-    table = CostTable()
-    conv = nn.Conv2d(3, 4, 1, bias=False)
-    small = table.get("glance", conv, (torch.randn(1, 3, 8, 8),))
-    for _ in range(3):
-        assert table.get("glance", conv, (torch.randn(1, 3, 8, 8),)) == small
-    large = table.get("glance", conv, (torch.randn(1, 3, 16, 16),))
-    table.get("focus", conv, (torch.randn(1, 3, 8, 8),))
-    assert calls == [(1, 3, 8, 8), (1, 3, 16, 16), (1, 3, 8, 8)]
-    assert small * 1e9 == 3 * 4 * 64 and large == 4 * small
-    assert table.as_dict() == {
-        "glance@(1x3x8x8)": small, "glance@(1x3x16x16)": large, "focus@(1x3x8x8)": small,
-    }
 
 
 @pytest.mark.parametrize('name, torchvision_gflops', [('mobilenet_v3_large', 0.217), ('efficientnet_b0', 0.386)])

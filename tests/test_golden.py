@@ -97,3 +97,19 @@ def test_same_ppo_update():
     assert set(stats) == set(GOLDEN['ppo_update'])
     for key, want in GOLDEN['ppo_update'].items():
         assert float(stats[key]) == pytest.approx(want, abs=ATOL), key
+
+
+def test_a_checkpoint_written_before_the_rename_loads(tmp_path):
+    """``locator.*`` keys (the policy's old name) pass the resume check and load into ``policy.*``."""
+    from gfvideo.engine.resume import read_checkpoint
+    entry = GOLDEN['variants']['learned_fixed_k1']
+    state = seeded_state(entry['state_shapes'])
+    assert any(k.startswith('locator.') for k in state)
+    torch.manual_seed(0)
+    model = GlanceFocusRecognizer(**entry['cfg'])
+    state['_extra_state'] = model.state_dict()['_extra_state']
+    path = tmp_path / 'epoch_1.pth'
+    torch.save(dict(state_dict=state, meta=dict(epoch=1), message_hub={}), path)
+    checkpoint = read_checkpoint(path, model, resume=True)
+    model.load_state_dict(checkpoint['state_dict'])
+    torch.testing.assert_close(model.state_dict()['policy.score.weight'], state['locator.score.weight'])

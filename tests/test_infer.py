@@ -258,9 +258,20 @@ def test_onnx_export_matches_pytorch(trained, tmp_path, name, files):
 
 def test_latency_benchmark_quick_runs():
     proc = run_tool('benchmarks/latency.py', '--quick', timeout=300)
-    rows = [line for line in proc.stdout.splitlines() if line.startswith('| cpu')]
+    rows = [[c.strip() for c in line.split('|')[1:-1]] for line in proc.stdout.splitlines()
+            if line.startswith('| cpu')]
     assert len(rows) == 2 * (1 + 3 * 3)                    # 2 batches x (static + 3 patches x 3 exit settings)
-    assert all(float(r.split('|')[6]) > 0 for r in rows)   # ms per clip
+    for batch in sorted({r[1] for r in rows}):
+        table = [r for r in rows if r[1] == batch]
+        static_gflops, static_ms = float(table[0][4]), float(table[0][5])
+        full = {r[2]: float(r[4]) for r in table if r[3] == 'none'}
+        for _, _, model, exits, gflops, ms, time_ratio, flops_ratio, _ in table[1:]:
+            assert float(flops_ratio) == pytest.approx(float(gflops) / static_gflops, abs=2e-3)
+            assert float(time_ratio) == pytest.approx(float(ms) / static_ms, rel=0.05, abs=2e-3)
+            if exits.startswith('budget'):  # real early exit ran: never dearer, and at half the budget cheaper
+                assert float(gflops) <= full[model]
+                if exits == 'budget 50%':
+                    assert float(gflops) < full[model]
 
 
 def test_fused_model_predicts_what_the_trained_model_predicts(gf_model, tiny_demo, trained):

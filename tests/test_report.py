@@ -4,6 +4,8 @@ from __future__ import annotations
 import csv
 import json
 
+import pytest
+
 from .conftest import run_tool, tiny_options
 
 PNG = b'\x89PNG\r\n\x1a\n'
@@ -25,8 +27,14 @@ def test_report_files(tiny_demo, trained, tmp_path):
         assert clip['gflops'] == costs[clip['exit']]               # the cost of what ran up to its exit
         assert len(clip['confidences']) == clip['exit'] + 1
         assert len(clip['boxes']) == len(clip['frames'])
+    # The report simulates early exit from the every-exit table; real early exit at the
+    # operating point's thresholds (tools/test.py --budget) must give the same numbers.
     op = summary['operating_point']
-    assert abs(op['mean_gflops'] - sum(c['gflops'] for c in clips) / len(clips)) < 1e-9
+    proc = run_tool('tools/test.py', config, ckpt, '--budget', str(op['budget']), '--work-dir', str(tmp_path / 'w'),
+                    '--out', str(tmp_path / 'metrics.json'), '--cfg-options', *tiny_options(tiny_demo), *extra)
+    measured = json.loads((tmp_path / 'metrics.json').read_text())
+    assert measured['top1'] == pytest.approx(op['top1'], abs=1e-6)
+    assert measured['gflops'] == pytest.approx(op['mean_gflops'], rel=1e-6)
     assert len(summary['anytime_top1']) == len(costs) and summary['baseline']['mean_gflops'] > costs[-1]
     assert all(b['thresholds'][-1] == 0.0 for b in summary['budgets'])
     for name in ('budget_curve.png', 'exits.png', 'patch_heatmap.png', 'examples.png'):

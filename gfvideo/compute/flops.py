@@ -64,7 +64,6 @@ from torch import nn
 
 __all__ = [
     "EXTRA_HANDLES",
-    "CostTable",
     "FlopCountError",
     "FlopReport",
     "analyze_flops",
@@ -311,58 +310,3 @@ def count_gflops(
     if by_module:
         return report.total, report.by_module
     return report.total
-
-
-# --------------------------------------------------------------------------------------
-# Cache of component costs
-# --------------------------------------------------------------------------------------
-def _shape_key(value: Any) -> Any:
-    """Hashable description of an input: tensor shapes, nested containers, scalars."""
-    if isinstance(value, torch.Tensor):
-        return tuple(value.shape)
-    if isinstance(value, (tuple, list)):
-        return tuple(_shape_key(v) for v in value)
-    if isinstance(value, Mapping):
-        return tuple(sorted((str(k), _shape_key(v)) for k, v in value.items()))
-    try:
-        hash(value)
-    except TypeError:
-        return repr(value)
-    return value
-
-
-def _format_key(shapes: Any) -> str:
-    if isinstance(shapes, tuple) and all(isinstance(s, int) for s in shapes):
-        return "x".join(map(str, shapes)) or "scalar"
-    if isinstance(shapes, tuple):
-        return "(" + ",".join(_format_key(s) for s in shapes) + ")"
-    return repr(shapes)
-
-
-class CostTable:
-    """Per-component GFLOPs, counted once per (component name, input shapes).
-
-    A clip's cost is the sum of the components that ran (glance once; locator, focus and
-    aggregator once per step), so each component is traced once per input shape and the
-    cached value reused. ``name`` must identify the component: the module passed with a
-    name already counted at those shapes is not looked at again.
-    """
-
-    def __init__(self, handles: Optional[Mapping[str, Optional[Handle]]] = None) -> None:
-        self._handles = dict(handles) if handles else None
-        self._costs: dict[tuple[str, Any], float] = {}
-
-    def get(self, name: str, module: nn.Module, inputs: tuple | torch.Tensor) -> float:
-        """GFLOPs of ``module(*inputs)``, counted on the first call for these shapes."""
-        inputs = _as_tuple(inputs)
-        key = (name, _shape_key(inputs))
-        if key not in self._costs:
-            self._costs[key] = float(count_gflops(module, inputs, handles=self._handles))
-        return self._costs[key]
-
-    def as_dict(self) -> dict[str, float]:
-        """``{"name@shapes": GFLOPs}``, e.g. ``{"glance@(1x3x96x96)": 0.757}``."""
-        return {f"{name}@{_format_key(shapes)}": cost for (name, shapes), cost in self._costs.items()}
-
-    def __len__(self) -> int:
-        return len(self._costs)

@@ -29,6 +29,8 @@ import torch
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 
+from ..models.base import Recognizer
+
 __all__ = ['CheckpointError', 'pointer_target', 'resume_candidates', 'read_checkpoint', 'newest_loadable',
            'pin_checkpoint']
 
@@ -116,6 +118,8 @@ def _misfit(model: torch.nn.Module, state: dict, strict: bool) -> str | None:
     """How ``state`` fails to fit ``model`` (None if it fits): all keys and shapes, or any one."""
     own = model.state_dict()
     state = {re.sub(r'^module\.', '', k): v for k, v in state.items()}  # as mmengine loads it
+    if isinstance(model, Recognizer):  # keys of earlier versions, renamed as loading renames them
+        state = model.upgrade_state_dict(state)
 
     def shape(value: Any) -> tuple | None:
         return tuple(value.shape) if isinstance(value, torch.Tensor) else None

@@ -6,7 +6,7 @@ earlier stage than the last when the input is small) and the globally averaged l
 ``[B*T, C]``. Parameter names follow torchvision's, so ImageNet ``.pth`` files load as
 they are (the shift has no parameters).
 
-Shift placement (docs/references.md, "TSM"): ResNet, on the residual branch before ``conv1`` of
+Shift placement (docs/references.md#tsm-temporal-shift): ResNet, on the residual branch before ``conv1`` of
 every block; MobileNetV2, MobileNetV3 and EfficientNet, at the input of the residual
 branch of every inverted-residual block that has a residual connection: before the first
 (expanding) pointwise conv. A block without an expansion conv that has a residual (the

@@ -58,6 +58,12 @@ class Recognizer(BaseModel):
         """Cumulative GFLOPs of a clip that leaves at each exit."""
         return list(itertools.accumulate(self.step_costs()))
 
+    def upgrade_state_dict(self, state: dict, prefix: str = '') -> dict:
+        """Rename, in place, keys of checkpoints written by earlier versions (none here); returns ``state``.
+
+        The model's load hook and checkpoint checks (``gfvideo.engine.resume``) both use it."""
+        return state
+
     def check_frames(self, frames: torch.Tensor) -> None:
         """Refuse clips that are not ``[B, num_frames, 3, input_size, input_size]`` (one line, the key named)."""
         if frames.dim() != 5 or frames.shape[1] != self.num_frames:

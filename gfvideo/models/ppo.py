@@ -12,7 +12,7 @@ PPO objective with GFNet's coefficients:
 
 One difference from GFNet-Pytorch: it normalises the rewards over its memory of episodes
 and uses the critic's baseline without normalising advantages; gfvideo normalises the
-advantages instead (docs/references.md, "GFNet").
+advantages instead (docs/references.md#gfnet-glance-focus-and-its-ppo).
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from .policy import Action, Observation, PPOPolicy, RandomPolicy
 
 @dataclass
 class PPOConfig:
-    """GFNet's PPO settings (docs/references.md, "GFNet") as defaults."""
+    """GFNet's PPO settings (docs/references.md#gfnet-glance-focus-and-its-ppo) as defaults."""
     gamma: float = 0.7
     clip: float = 0.2
     epochs: int = 1

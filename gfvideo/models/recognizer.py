@@ -156,6 +156,13 @@ class GlanceFocusRecognizer(Recognizer):
         self.objective = build_objective(objective, self, loss_weights=loss_weights,
                                          random_patch_loss=random_patch_loss, ppo=ppo)
 
+    def upgrade_state_dict(self, state: dict, prefix: str = '') -> dict:
+        """Checkpoints written before the policy had one name hold it as ``locator.*``."""
+        old = f'{prefix}locator.'
+        for key in [k for k in state if k.startswith(old)]:
+            state[f'{prefix}policy.{key[len(old):]}'] = state.pop(key)
+        return state
+
     def parts(self) -> dict[str, nn.Module]:
         """The trainable parts by the names ``frozen`` and the optimizer groups use."""
         return dict(glance=self.glance, focus=self.focus, aggregator=self.aggregator,
@@ -265,18 +272,11 @@ def _drop_wrapper_prefix(model: nn.Module, state_dict: dict, prefix: str, local_
 def _add_wrapper_prefix(model: nn.Module, state_dict: dict, prefix: str, *args) -> None:
     """The reverse, when loading plain names into a model whose children are DDP-wrapped
     (after renaming a pre-rename checkpoint's ``locator.*`` keys)."""
-    _rename_locator_keys(state_dict, prefix)
+    model.upgrade_state_dict(state_dict, prefix)
     for name in _wrapped_children(model):
         plain, wrapped = f'{prefix}{name}.', f'{prefix}{name}.module.'
         for key in [k for k in state_dict if k.startswith(plain) and not k.startswith(wrapped)]:
             state_dict[wrapped + key[len(plain):]] = state_dict.pop(key)
-
-
-def _rename_locator_keys(state_dict: dict, prefix: str) -> None:
-    """Checkpoints written before the policy had one name hold it as ``locator.*``."""
-    old = f'{prefix}locator.'
-    for key in [k for k in state_dict if k.startswith(old)]:
-        state_dict[f'{prefix}policy.{key[len(old):]}'] = state_dict.pop(key)
 
 
 def check_sizes(input_size: int, glance_size: int, patch: int) -> None:
