@@ -48,7 +48,8 @@ def train(config: str, work: Path, seed: int, data: Path, epochs: int | None, lo
 
 
 def evaluate(config: str, work: Path, data: Path, policy: dict | None = None) -> dict:
-    """Top-1 (%) at exit 0 and at the last exit, and the patches' hit rate, on the test split."""
+    """Top-1 (%) at exit 0, at the last exit and at every exit, GFLOPs per exit, and the patches'
+    hit rate (all steps, and per focus step), on the test split."""
     from gfvideo.engine.runner import build_config, build_runner
     from gfvideo.report import collect
 
@@ -64,15 +65,17 @@ def evaluate(config: str, work: Path, data: Path, policy: dict | None = None) ->
     table = collect(runner.model, runner.build_dataloader(cfg.test_dataloader), progress=False)
     boxes = json.loads((data / 'boxes.json').read_text())
     size = cfg.model.input_size
-    hits = []
+    hits = [[] for _ in table.looks[0]]   # per focus step
     for clip, frames, looks in zip(table.clip_ids, table.frame_inds, table.looks):
-        for look in looks:
+        for step, look in enumerate(looks):
             for slot, (x0, y0, x1, y1) in zip(look['frames'], look['boxes']):
                 ox0, oy0, ox1, oy1 = boxes[clip][frames[slot]]
                 cx, cy = (ox0 + ox1) / 2 * size, (oy0 + oy1) / 2 * size
-                hits.append(x0 <= cx < x1 and y0 <= cy < y1)
+                hits[step].append(x0 <= cx < x1 and y0 <= cy < y1)
     anytime = table.anytime_top1()
-    return dict(glance=anytime[0], last=anytime[-1], hit=100 * float(np.mean(hits)))
+    return dict(glance=anytime[0], last=anytime[-1], hit=100 * float(np.mean(sum(hits, []))),
+                top1_per_exit=anytime, gflops_per_exit=list(table.exit_costs),
+                hit_per_step=[100 * float(np.mean(h)) for h in hits])
 
 
 def main() -> None:

@@ -175,7 +175,7 @@ def _conv_input_sizes(model: nn.Module, example: Callable[[], object]) -> dict[n
         sizes.setdefault(module, list(inputs[0].shape))
 
     hooks = [m.register_forward_pre_hook(record) for m in model.modules() if isinstance(m, nn.Conv2d)]
-    states = [(g, g.get_state()) for g in _generators(model)]  # e.g. a random locator's draws
+    states = [(g, g.get_state()) for g in _generators(model)]  # e.g. a random policy's draws
     try:
         with torch.no_grad():
             example()
