@@ -113,6 +113,17 @@ def test_cli_undecodable_video(tiny_demo, trained, tmp_path, kind):
         assert lines[-1].endswith('file not found')
 
 
+def test_cli_truncated_checkpoint(tiny_demo, trained, tmp_path):
+    """A checkpoint cut short (a failed copy): one line naming it, exit status 2, no traceback."""
+    config, ckpt, extra = trained['gf']
+    cut = tmp_path / 'cut.pth'
+    cut.write_bytes(open(ckpt, 'rb').read()[:20000])
+    proc = infer_cli(config, str(cut), str(tiny_demo / 'videos' / 'missing.webm'), '--device', 'cpu',
+                     '--cfg-options', *tiny_options(tiny_demo), *extra)
+    assert proc.returncode == 2 and 'Traceback' not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith(f'error: cannot load: {cut}: truncated')
+
+
 def test_two_frame_video_repeats_frames(gf_model, tmp_path):
     model, cfg, names = gf_model
     frames = np.random.default_rng(1).integers(0, 256, (2, 64, 64, 3), dtype=np.uint8)
