@@ -124,7 +124,8 @@ def write_report(out: Path, table: ClipTable, held_out: ClipTable, budgets: list
                            top5=float((table.top5[:, full_exit] == table.labels[:, None]).any(1).mean() * 100),
                            mean_gflops=float(table.exit_costs[-1])),
         fit=fit,
-        exit_score=dict(score=choice.score, chosen_by='held-out check' if score == 'auto' else '--score',
+        exit_score=dict(score=choice.score, chosen_by='--score' if score != 'auto' else 'held-out check'
+                        if choice.check_top1 else 'too few held-out clips to check: the first candidate',
                         check_top1=choice.check_top1, fit_clips=choice.fit_clips, check_clips=choice.check_clips,
                         head=choice.head),
         operating_point=dict(budget=budget, fit=fit, score=point['score'], thresholds=point['thresholds'],
