@@ -3,9 +3,10 @@
 Used by ``tools/infer.py``. A clip is made exactly as the test split makes it: the config's
 test dataset (a ``VideoDataset`` in test mode, its annotation files left out) loads the one
 video file or frame folder, with its sampling (segment centres or a centred dense window,
-twice sampling), frame names, backend, test pipeline and seed. The model then
-runs with early exit if thresholds are given, and the result says which frames and
-patches it looked at, step by step, in the clip's slots and in the video's frame numbers.
+twice sampling), frame names, backend, test pipeline and seed. The model then runs with
+early exit if an exit rule (or plain max-prob thresholds) is given, and the result says
+which frames and patches it looked at, step by step, in the clip's slots and in the
+video's frame numbers.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
 from .compute.costs import model_exit_costs
+from .compute.exit_scores import ExitRule
 from .data.annotations import AnnotationError, resolve_class_names
 from .data.datasets import VideoDataset, dataset_config
 from .engine.resume import CheckpointError, read_checkpoint
@@ -143,23 +145,27 @@ def load_clip(cfg: Config, num_frames: int | None, path: str | os.PathLike) -> C
                 num_frames=sample['num_frames'], num_views=sample['num_views'])
 
 
-def _check_thresholds(model: Recognizer, thresholds: list[float] | None) -> None:
-    if thresholds is not None and len(thresholds) != model.num_exits:
-        raise InferenceError(f'{len(thresholds)} thresholds for a model with {model.num_exits} exits')
+def _check_thresholds(model: Recognizer, thresholds: list[float] | ExitRule | None) -> ExitRule | None:
+    """The exit rule (a list: max-prob thresholds), one threshold per exit (InferenceError otherwise)."""
+    try:
+        return model.check_thresholds(thresholds)
+    except ValueError as exc:
+        raise InferenceError(str(exc)) from None
 
 
 @torch.inference_mode()
-def predict_clip(model: Recognizer, clip: Clip, thresholds: list[float] | None = None,
+def predict_clip(model: Recognizer, clip: Clip, thresholds: list[float] | ExitRule | None = None,
                  class_names: list[str] | None = None, topk: int = 5) -> dict:
-    """Run the model on one clip (early exit at ``thresholds``, one per exit); a JSON-ready dict.
+    """Run the model on one clip (early exit by ``thresholds``: an exit rule, or max-prob
+    thresholds, one per exit); a JSON-ready dict.
 
     ``looks`` lists each focus step taken: the clip slots (``frames``), the video frames
     they came from (``video_frames``) and the patch boxes ``[x0, y0, x1, y1]`` in pixels of
     the model's input frames (``frame_hw``). A static model has one exit and no looks.
     """
-    _check_thresholds(model, thresholds)
+    rule = _check_thresholds(model, thresholds)
     data = model.data_preprocessor(dict(inputs=clip.inputs[None], data_samples=None))
-    result = model.predict(data['inputs'], None, thresholds)[0]
+    result = model.predict(data['inputs'], None, rule)[0]
     scores = result['pred_scores'].float()
     names = class_names or [str(i) for i in range(scores.numel())]
     probs, classes = scores.topk(min(topk, scores.numel()))
@@ -174,7 +180,8 @@ def predict_clip(model: Recognizer, clip: Clip, thresholds: list[float] | None =
         num_exits=model.num_exits,
         confidences=[float(c) for c in result['confidences']],
         gflops=float(result['gflops']),
-        thresholds=None if thresholds is None else [float(t) for t in thresholds],
+        thresholds=None if rule is None else rule.thresholds,
+        exit_score=None if rule is None else rule.score,
         sampled_frames=[int(i) for i in clip.frame_inds],
         frame_hw=[int(v) for v in clip.inputs.shape[-2:]],
         looks=looks,
@@ -182,7 +189,7 @@ def predict_clip(model: Recognizer, clip: Clip, thresholds: list[float] | None =
 
 
 def analyse_video(model: Recognizer, cfg: Config, path: str | os.PathLike,
-                  thresholds: list[float] | None = None,
+                  thresholds: list[float] | ExitRule | None = None,
                   class_names: list[str] | None = None) -> tuple[dict, Clip]:
     """:func:`infer_video`, also returning the clip (for pictures of what the model saw)."""
     _check_thresholds(model, thresholds)
@@ -201,7 +208,7 @@ def analyse_video(model: Recognizer, cfg: Config, path: str | os.PathLike,
 
 
 def infer_video(model: Recognizer, cfg: Config, path: str | os.PathLike,
-                thresholds: list[float] | None = None, class_names: list[str] | None = None) -> dict:
+                thresholds: list[float] | ExitRule | None = None, class_names: list[str] | None = None) -> dict:
     """Decode, transform and classify one video: top-5, exit, looks, GFLOPs, wall time (decode + model)."""
     return analyse_video(model, cfg, path, thresholds, class_names)[0]
 

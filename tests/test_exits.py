@@ -1,4 +1,4 @@
-"""Budgeted early-exit thresholds on synthetic confidences."""
+"""Budgeted early-exit thresholds on synthetic confidences: the geometric (MSDNet) procedure."""
 import numpy as np
 import pytest
 
@@ -18,7 +18,7 @@ def synthetic(m: int = 2000, seed: int = 0):
 @pytest.mark.parametrize('budget', [1.2, 1.8, 2.5, 3.3, 3.9])
 def test_fit_meets_budget_within_one_exit_cost(budget):
     confidences, _ = synthetic()
-    plan = fit_thresholds(confidences, COSTS, budget)
+    plan = fit_thresholds(confidences, COSTS, budget, fit='geometric')
     assert abs(plan.expected_gflops - budget) <= 1.0          # one exit's cost
     assert abs(plan.expected_gflops - budget) <= 0.1          # and in fact much closer (ties at 1.0 aside)
     assert plan.thresholds[-1] == 0.0 and abs(sum(plan.fractions) - 1) < 1e-9
@@ -26,8 +26,8 @@ def test_fit_meets_budget_within_one_exit_cost(budget):
 
 def test_budget_extremes():
     confidences, _ = synthetic()
-    assert fit_thresholds(confidences, COSTS, 0.5).fractions[0] > 0.99     # below exit 0's cost: all leave early
-    everything = fit_thresholds(confidences, COSTS, 10.0)                  # above the last: nobody leaves early
+    assert fit_thresholds(confidences, COSTS, 0.5, fit='geometric').fractions[0] > 0.99     # below exit 0's cost: all leave early
+    everything = fit_thresholds(confidences, COSTS, 10.0, fit='geometric')                  # above the last: nobody leaves early
     assert everything.fractions[-1] > 0.99 and everything.thresholds[0] == NEVER
 
 
@@ -39,7 +39,7 @@ def test_fractions_are_geometric():
 def test_thresholds_transfer_from_held_out():
     held_out, _ = synthetic(seed=1)
     test_conf, test_correct = synthetic(seed=2)
-    plan = fit_thresholds(held_out, COSTS, 2.5)
+    plan = fit_thresholds(held_out, COSTS, 2.5, fit='geometric')
     result = simulate(test_conf, test_correct, plan.thresholds, COSTS)
     assert abs(result['mean_gflops'] - 2.5) < 0.15      # same distribution: the budget holds on new clips
     assert (result['exits'] == assign_exits(test_conf, plan.thresholds)).all()

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 import torch
 
-from gfvideo.compute.exits import load_thresholds, sidecar_path
+from gfvideo.compute.exit_scores import NUM_FEATURES, ExitRule
+from gfvideo.compute.exits import load_thresholds, sidecar_json, sidecar_path
 from gfvideo.data import ClipSource, build_pipeline
 from gfvideo.data.decoding import DecodeError
 from gfvideo.data.encoding import write_video
@@ -210,8 +211,8 @@ def test_wide_video_is_resized_as_the_test_pipeline_says(gf_model, tmp_path):
 def test_thresholds_and_exits(gf_model, budget_ckpt, tiny_demo):
     model, cfg, names = gf_model
     video = first_video(tiny_demo)
-    assert load_thresholds(budget_ckpt[1], 0.0) == (0.01, [0.0, 0.0, 0.0])
-    assert load_thresholds(budget_ckpt[1], 5.0) == (1.0, [2.0, 2.0, 0.0])
+    assert load_thresholds(budget_ckpt[1], 0.0) == (0.01, ExitRule([0.0, 0.0, 0.0]))  # old sidecar: max-prob
+    assert load_thresholds(budget_ckpt[1], 5.0) == (1.0, ExitRule([2.0, 2.0, 0.0]))
     with pytest.raises(FileNotFoundError, match='tools/report.py'):
         load_thresholds(str(tiny_demo / 'none.pth'), 0.01)
     glance_only = infer_video(model, cfg, video, [0.0, 0.0, 0.0], names)
@@ -254,6 +255,33 @@ def test_test_tool_budget_uses_shared_sidecar_logic(tiny_demo, budget_ckpt, tmp_
                     '--cfg-options', *tiny_options(tiny_demo), *extra)
     assert 'early exit at budget 0.01 GFLOPs: thresholds [0.0, 0.0, 0.0]' in proc.stdout
     assert re.search(r'\bmean_exit=0(\s|$)', proc.stdout)  # every clip left at the glance
+
+
+@pytest.fixture(scope='module')
+def learned_ckpt(budget_ckpt, tmp_path_factory):
+    """A checkpoint copy whose sidecar holds thresholds on a learned exit score: a head whose
+    exit-0 score is sigmoid(9) for every clip, above its threshold (everyone leaves at the
+    glance), where no 12-class max-prob of a one-epoch model gets near 0.9998."""
+    config, ckpt, extra = budget_ckpt
+    copy = tmp_path_factory.mktemp('learned') / 'gf.pth'
+    shutil.copy(ckpt, copy)
+    head = [[0.0] * NUM_FEATURES + [9.0], [0.0] * NUM_FEATURES + [-9.0], [0.0] * NUM_FEATURES + [0.0]]
+    sidecar_path(copy).write_text(sidecar_json({0.01: ExitRule([0.9998, 0.5, 0.0], 'learned', head)}, 'optimal'))
+    return config, str(copy), extra
+
+
+def test_learned_sidecar_round_trips_through_test_and_infer(tiny_demo, learned_ckpt, gf_model, tmp_path):
+    config, ckpt, extra = learned_ckpt
+    budget, rule = load_thresholds(ckpt, 0.01)
+    assert rule.score == 'learned' and rule.head[0][-1] == 9.0
+    proc = run_tool('tools/test.py', config, ckpt, '--budget', '0.01', '--work-dir', str(tmp_path),
+                    '--cfg-options', *tiny_options(tiny_demo), *extra)
+    assert 'thresholds [0.9998, 0.5, 0.0] (score learned)' in proc.stdout
+    assert re.search(r'\bmean_exit=0(\s|$)', proc.stdout)      # the head's score, not max-prob, decided
+    model, cfg, names = gf_model
+    result = infer_video(model, cfg, first_video(tiny_demo), rule, names)
+    assert result['exit'] == 0 and result['exit_score'] == 'learned' and result['thresholds'] == rule.thresholds
+    assert max(result['confidences']) < 0.9998                   # max-prob alone would not have left
 
 
 @pytest.mark.parametrize('name, files', [('gf', ['glance.onnx', 'focus.onnx']), ('static', ['static_tsm.onnx'])])

@@ -6,6 +6,9 @@ import json
 
 import pytest
 
+from gfvideo.compute.exit_scores import SCORES
+from gfvideo.compute.exits import load_thresholds
+
 from .conftest import run_tool, tiny_options
 
 PNG = b'\x89PNG\r\n\x1a\n'
@@ -42,4 +45,9 @@ def test_report_files(tiny_demo, trained, tmp_path):
     assert '# Compute report' in (out / 'summary.md').read_text()
     # thresholds are fitted on the held-out split (val), reported on another (test)
     assert summary['meta']['held_out'].endswith('val.json') and summary['meta']['split'].endswith('test.json')
-    assert json.loads(open(ckpt.replace('.pth', '.exits.json')).read())
+    # both curves reported; the sidecar holds the operating curve's rule on the chosen score
+    assert set(summary['curves']) == {'optimal', 'geometric'} and summary['fit'] == 'optimal'
+    assert summary['budgets'] == summary['curves']['optimal'] and summary['exit_score']['score'] in SCORES
+    assert all(r['score'] == 'max_prob' for r in summary['curves']['geometric'])
+    _, rule = load_thresholds(ckpt, op['budget'])
+    assert rule.thresholds == op['thresholds'] and rule.score == summary['exit_score']['score'] == op['score']

@@ -44,12 +44,12 @@ def main() -> int:
     try:
         # Anything the libraries print goes to stderr: stdout carries the JSON alone.
         with contextlib.redirect_stdout(sys.stderr):
-            budget = thresholds = None
+            budget = rule = None
             if args.budget is not None:
-                budget, thresholds = load_thresholds(args.checkpoint, args.budget)
+                budget, rule = load_thresholds(args.checkpoint, args.budget)
             model, cfg, names = load_model(args.config, args.checkpoint, args.device, args.cfg_options,
                                            fuse=not args.no_fuse)
-            result, clip = analyse_video(model, cfg, args.video, thresholds, names)
+            result, clip = analyse_video(model, cfg, args.video, rule, names)
             result['budget'] = budget
             if args.out:
                 result['files'] = draw_focus(args.out, result, clip)

@@ -4,20 +4,24 @@ Evaluates the held-out split (the config's ``val_dataloader``: carved from train
 data) and the reported split (``test_dataloader``) at every exit, fits early-exit
 thresholds for each budget on the held-out clips, applies them to the reported clips,
 and writes tables, a summary, plots and a one-page summary.md (see gfvideo/report).
-``--baseline CONFIG CHECKPOINT`` adds a static model's accuracy and cost for comparison.
+``--fit optimal`` (default) fits the most accurate thresholds within each budget on an exit
+score (``--score``; ``auto`` picks max_prob, margin or a learned head by a reserved part of
+the held-out split), ``--fit geometric`` puts the operating point on MSDNet's procedure
+instead; both curves are reported. ``--baseline CONFIG CHECKPOINT`` adds a static model's
+accuracy and cost for comparison. The operating curve's rules go to CHECKPOINT.exits.json.
 """
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
-from gfvideo.compute.exits import sidecar_path
+from gfvideo.compute.exit_scores import SCORES
+from gfvideo.compute.exits import FITS, sidecar_json, sidecar_path
 from gfvideo.engine.atomic import atomic_write
 from gfvideo.engine.runner import DictAction, build_config, build_runner
 from gfvideo.engine.validation import ConfigError, validate_config
-from gfvideo.report import collect, default_budgets, write_report
+from gfvideo.report import collect, default_budgets, fitted_rules, write_report
 from gfvideo.runtime import tune_malloc
 
 
@@ -28,6 +32,11 @@ def parse_args() -> argparse.Namespace:
     p.add_argument('--out', required=True, help='report folder')
     p.add_argument('--budgets', type=float, nargs='+', help='mean GFLOPs per clip (default: 5 between the first and last exit)')
     p.add_argument('--budget', type=float, help='operating point of the per-clip table (default: the middle budget)')
+    p.add_argument('--fit', choices=FITS, default='optimal',
+                   help='thresholds of the operating point and the sidecar: the most accurate within the budget '
+                        '(optimal) or the MSDNet procedure (geometric); both curves are reported')
+    p.add_argument('--score', choices=('auto', *SCORES), default='auto',
+                   help='exit score of the fitted thresholds (auto: the best on a reserved part of the held-out split)')
     p.add_argument('--baseline', nargs=2, metavar=('CONFIG', 'CHECKPOINT'), help='a static model to compare with')
     p.add_argument('--examples', type=int, default=4, help='clips drawn with their focus boxes')
     p.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config keys')
@@ -75,12 +84,13 @@ def main() -> None:
     meta = dict(config=args.config, checkpoint=args.checkpoint, split=str(cfg.test_dataloader.dataset.ann_file),
                 held_out=str(cfg.val_dataloader.dataset.ann_file), frame_hw=[cfg.model.input_size] * 2)
     summary = write_report(out, table, held_out, budgets, budget, dataset.metainfo.get('classes', []), meta,
-                           baseline=baseline, load_frames=load_frames, num_examples=args.examples)
+                           baseline=baseline, load_frames=load_frames, num_examples=args.examples,
+                           fit=args.fit, score=args.score)
     # The fitted thresholds travel beside the checkpoint, for tools/test.py --budget; written
     # like checkpoints (temporary file, fsync, rename), so a kill leaves the old file or the new.
     sidecar = sidecar_path(args.checkpoint)
-    atomic_write(sidecar, json.dumps({str(r['budget']): r['thresholds'] for r in summary['budgets']}, indent=2))
-    print((out / 'summary.md').read_text().split('\n\n| budget')[0])
+    atomic_write(sidecar, sidecar_json(fitted_rules(summary), args.fit))
+    print((out / 'summary.md').read_text().split('\n\nBudgets:')[0])
     print(f'report written to {out}; thresholds to {sidecar}')
 
 

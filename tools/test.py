@@ -45,11 +45,12 @@ def main() -> None:
         sys.exit(2)
     if args.budget is not None:
         try:
-            budget, cfg.model.exit_thresholds = load_thresholds(args.checkpoint, args.budget)
+            budget, rule = load_thresholds(args.checkpoint, args.budget)
         except (FileNotFoundError, ValueError) as exc:  # no sidecar, or a damaged one (ThresholdsError)
             print(f'tools/test.py: {exc}', file=sys.stderr)
             sys.exit(2)
-        print(f'early exit at budget {budget:.4g} GFLOPs: thresholds {cfg.model.exit_thresholds}')
+        cfg.model.exit_thresholds = rule.to_dict()  # the rule: thresholds, their score (and its head)
+        print(f'early exit at budget {budget:.4g} GFLOPs: thresholds {rule.thresholds} (score {rule.score})')
     if args.fuse:
         cfg.custom_hooks = [*cfg.get('custom_hooks', []), dict(type='FuseForInferenceHook')]
     try:

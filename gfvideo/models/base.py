@@ -2,8 +2,10 @@
 
 A :class:`Recognizer` runs clips as an :class:`~gfvideo.models.episode.Episode` (one step
 per exit; a static model has one), knows its exits' costs, and predicts with thresholds
-passed as an argument. mmengine's loops reach it through ``forward(mode=...)``; the test
-loop's thresholds are the config's ``model.exit_thresholds``.
+passed as an argument: an :class:`~gfvideo.compute.exit_scores.ExitRule` (thresholds on a
+score), or a plain list of max-softmax-probability thresholds. mmengine's loops reach it
+through ``forward(mode=...)``; the test loop's rule is the config's ``model.exit_thresholds``
+(a list, or ``dict(thresholds=[...], score=..., head=...)``).
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import itertools
 import torch
 from mmengine.model import BaseModel
 
+from ..compute.exit_scores import ExitRule
 from .episode import Episode
 from .results import clip_results, num_views, split_views
 
@@ -22,7 +25,7 @@ class Recognizer(BaseModel):
     num_classes: int
     num_frames: int
     input_size: int
-    exit_thresholds: list[float] | None = None
+    exit_thresholds: list[float] | dict | ExitRule | None = None
 
     def __init__(self, num_classes: int, num_frames: int, input_size: int,
                  data_preprocessor: dict | None = None, init_cfg: dict | None = None) -> None:
@@ -36,8 +39,8 @@ class Recognizer(BaseModel):
     def num_exits(self) -> int:
         raise NotImplementedError
 
-    def run(self, frames: torch.Tensor, thresholds: list[float] | None = None) -> Episode:
-        """Clips ``[B, N, 3, S, S]`` -> the episode; rows leave at the first exit whose threshold they reach."""
+    def run(self, frames: torch.Tensor, thresholds: list[float] | ExitRule | None = None) -> Episode:
+        """Clips ``[B, N, 3, S, S]`` -> the episode; rows leave at the first exit whose score reaches its threshold."""
         raise NotImplementedError
 
     def loss(self, inputs: torch.Tensor, data_samples: dict) -> dict[str, torch.Tensor]:
@@ -74,9 +77,12 @@ class Recognizer(BaseModel):
                              f'{self.input_size}: resize and crop them to {self.input_size}x{self.input_size} '
                              f'(the test pipeline\'s Resize and CenterCrop)')
 
-    def check_thresholds(self, thresholds: list[float] | None) -> None:
-        if thresholds is not None and len(thresholds) != self.num_exits:
-            raise ValueError(f'{len(thresholds)} exit thresholds for a model with {self.num_exits} exits')
+    def check_thresholds(self, thresholds: list[float] | dict | ExitRule | None) -> ExitRule | None:
+        """The exit rule ``thresholds`` stands for (a list: max-prob thresholds), one threshold per exit."""
+        rule = ExitRule.coerce(thresholds)
+        if rule is not None and len(rule.thresholds) != self.num_exits:
+            raise ValueError(f'{len(rule.thresholds)} exit thresholds for a model with {self.num_exits} exits')
+        return rule
 
     def forward(self, inputs: torch.Tensor, data_samples: dict | None = None, mode: str = 'tensor'):
         if mode == 'loss':
@@ -87,11 +93,11 @@ class Recognizer(BaseModel):
 
     @torch.no_grad()
     def predict(self, inputs: torch.Tensor, data_samples: dict | None = None,
-                thresholds: list[float] | None = None) -> list[dict]:
+                thresholds: list[float] | dict | ExitRule | None = None) -> list[dict]:
         """Per-clip results (scores, exit, confidences, looks, GFLOPs) with early exit at ``thresholds``.
 
         Multi-view clips (``data_samples['num_views']``) run view by view (see ``results``)."""
-        self.check_thresholds(thresholds)
+        thresholds = self.check_thresholds(thresholds)
         views = num_views(data_samples)
         inputs = split_views(inputs, self.num_frames, views)
         episode = self.run(inputs, thresholds)

@@ -4,7 +4,7 @@ The whole method is one loop over two calls (:meth:`GlanceFocusRecognizer.run`):
 
     maps, pooled = glance(frames)                       # all N frames at low resolution: exit 0
     for t in 1..T:                                      # the focus schedule's steps
-        rows still running leave if their exit-(t-1) confidence reaches its threshold
+        rows still running leave if their exit-(t-1) score reaches its threshold
         action = policy(observation, K_t)               # which frames, and where, from what was seen
         features, shift = focus(frames, action, shift)  # P x P patches at full resolution
         state, logits = aggregator.step(state, ...)     # exit t
@@ -18,7 +18,8 @@ The whole method is one loop over two calls (:meth:`GlanceFocusRecognizer.run`):
    runs both ways, across steps forwards only (the online shift state goes into each
    call and comes out of it). A revisited frame is simply a later look in that stream.
 3. **Aggregate and exit**: the aggregator updates its state and gives logits after every
-   step. With thresholds, rows whose max softmax probability reaches their exit's
+   step. With an exit rule (thresholds on a score: max softmax probability by default,
+   :class:`~gfvideo.compute.exit_scores.ExitRule`), rows whose score reaches their exit's
    threshold leave the batch: later steps run on fewer rows.
 
 Training runs exactly the same steps with no thresholds (every row reaches every exit);
@@ -33,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..compute.exit_scores import ExitRule
 from ..registry import MODELS
 from .aggregator import build_aggregator
 from .backbones import TSMBackbone, build_backbone
@@ -105,8 +107,10 @@ class GlanceFocusRecognizer(Recognizer):
         objective: ``dict(type='SupervisedExits'|'PPO'|<registered>, ...)``; by default
             PPO for an unfrozen ``'ppo'`` policy, else the supervised exits. The old keys
             ``loss_weights``, ``random_patch_loss`` and ``ppo`` still configure them.
-        exit_thresholds: per-exit confidence thresholds for mmengine's test loop (None: no
-            early exit); callers pass thresholds to :meth:`run` / :meth:`predict` directly.
+        exit_thresholds: the exit rule of mmengine's test loop (None: no early exit): per-exit
+            max-prob thresholds, or ``dict(thresholds=[...], score=..., head=...)``
+            (:class:`~gfvideo.compute.exit_scores.ExitRule`); callers pass thresholds or a
+            rule to :meth:`run` / :meth:`predict` directly.
         seed: seed of the model's own generator (random patches), saved in checkpoints.
         frozen: parts that don't train, among ``'glance'``, ``'focus'``, ``'aggregator'``,
             ``'policy'`` and ``'focus_head'``: no gradients, and eval mode (batch-norm
@@ -117,7 +121,7 @@ class GlanceFocusRecognizer(Recognizer):
                  policy: dict | None = None, num_focus_frames: int | None = None,
                  frames_per_step: int | None = None, num_steps: int | None = None, revisit: bool = False,
                  aggregator: dict | None = None, objective: dict | None = None,
-                 exit_thresholds: list[float] | None = None, frozen: Sequence[str] = (), seed: int = 0,
+                 exit_thresholds: list[float] | dict | None = None, frozen: Sequence[str] = (), seed: int = 0,
                  locator: dict | None = None, loss_weights: dict | None = None, random_patch_loss: bool = False,
                  ppo: dict | None = None, data_preprocessor: dict | None = None, init_cfg: dict | None = None) -> None:
         super().__init__(num_classes, num_frames, input_size, data_preprocessor, init_cfg)
@@ -198,13 +202,13 @@ class GlanceFocusRecognizer(Recognizer):
     def set_extra_state(self, state: torch.Tensor) -> None:
         self.generator.set_state(state)
 
-    def run(self, frames: torch.Tensor, thresholds: list[float] | None = None,
+    def run(self, frames: torch.Tensor, thresholds: list[float] | dict | ExitRule | None = None,
             policy: Policy | None = None) -> Episode:
-        """Glance, then focus step by step; rows leave at the first exit whose threshold they reach.
+        """Glance, then focus step by step; rows leave at the first exit whose score reaches its threshold.
 
         ``policy`` replaces the model's own for this run (e.g. random patches as a baseline)."""
         self.check_frames(frames)
-        self.check_thresholds(thresholds)
+        rule = self.check_thresholds(thresholds)
         b, n = frames.shape[:2]
         costs = self.step_costs()
         rows = torch.arange(b, device=frames.device)
@@ -219,8 +223,8 @@ class GlanceFocusRecognizer(Recognizer):
         policy = policy or self.policy
         differentiable = self.training and self.policy_module.end_to_end and policy is self.policy
         for t in range(1, self.num_exits):
-            if thresholds is not None:
-                leaving = logits.detach().float().softmax(-1).amax(-1) >= thresholds[t - 1]
+            if rule is not None:
+                leaving = rule.leaves(logits, t - 1)
                 if leaving.any():
                     exit_index[rows[leaving]] = t - 1
                     final_logits[rows[leaving]] = logits[leaving].to(final_logits.dtype)

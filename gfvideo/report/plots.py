@@ -13,12 +13,17 @@ from matplotlib.patches import Rectangle  # noqa: E402
 STEP_COLOURS = ('#e41a1c', '#377eb8', '#4daf4a', '#984ea3', '#ff7f00', '#a65628', '#f781bf', '#999999')
 
 
-def budget_curve(path: Path, budgets: list[dict], anytime: list[tuple[float, float]],
+CURVE_LABELS = dict(optimal='early exit, fitted thresholds', geometric='early exit, geometric (MSDNet)')
+
+
+def budget_curve(path: Path, curves: dict[str, list[dict]], anytime: list[tuple[float, float]],
                  baseline: dict | None) -> None:
-    """Top-1 against mean GFLOPs per clip: budgeted exits, forced exits, the baseline."""
+    """Top-1 against mean GFLOPs per clip: each budget curve (name -> rows), forced exits, the baseline."""
     fig, ax = plt.subplots(figsize=(5.5, 4))
-    if budgets:
-        ax.plot([b['mean_gflops'] for b in budgets], [b['top1'] for b in budgets], 'o-', label='early exit (budgets)')
+    for (name, rows), style in zip(curves.items(), ('o-', '^-', 'v-')):
+        if rows:
+            ax.plot([b['mean_gflops'] for b in rows], [b['top1'] for b in rows], style,
+                    label=CURVE_LABELS.get(name, name))
     ax.plot([g for g, _ in anytime], [a for _, a in anytime], 's--', alpha=0.7, label='every clip to exit k')
     if baseline:
         ax.plot([baseline['mean_gflops']], [baseline['top1']], '*', markersize=14, label='static TSM')
