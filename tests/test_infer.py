@@ -305,7 +305,7 @@ def test_latency_benchmark_quick_runs():
         static_gflops, static_ms = float(table[0][4]), float(table[0][5])
         full = {r[2]: float(r[4]) for r in table if r[3] == 'none'}
         for _, _, model, exits, gflops, ms, time_ratio, flops_ratio, _ in table[1:]:
-            assert float(flops_ratio) == pytest.approx(float(gflops) / static_gflops, abs=2e-3)
+            assert float(flops_ratio) == pytest.approx(float(gflops) / static_gflops, rel=0.05, abs=2e-3)  # 3 decimals
             assert float(time_ratio) == pytest.approx(float(ms) / static_ms, rel=0.05, abs=2e-3)
             if exits.startswith('budget'):  # real early exit ran: never dearer, and at half the budget cheaper
                 assert float(gflops) <= full[model]
