@@ -21,8 +21,9 @@ CHROMIUM, CHROMEDRIVER = Path('/usr/bin/chromium'), Path('/usr/bin/chromedriver'
 EXIT_COSTS = [0.05, 0.2, 0.35]
 
 
-def synthetic_report(num_clips: int, num_frames: int, hw: int = 32, patches: int = 2, seed: int = 0):
-    """A summary, per-clip records shaped like write_report's, and a load_frames for them."""
+def synthetic_report(num_clips: int, num_frames: int, hw: int = 32, patches: int = 2, seed: int = 0,
+                     ms: bool = False):
+    """A summary, per-clip records shaped like write_report's (``ms``: with a per-clip time), and a load_frames."""
     rng = np.random.default_rng(seed)
     clips = []
     for i in range(num_clips):
@@ -35,6 +36,8 @@ def synthetic_report(num_clips: int, num_frames: int, hw: int = 32, patches: int
                           exit=e, gflops=EXIT_COSTS[e] + 1e-4 * (i % 7),
                           frames=rng.integers(0, num_frames, e * patches).tolist(),
                           boxes=[[int(x), int(y), int(x) + 8, int(y) + 8] for x, y in corners]))
+        if ms:
+            clips[-1]['ms'] = round(1.0 + 3 * e + 0.1 * i, 2)
     op = dict(budget=0.2, thresholds=[0.9, 0.8, 0.0], top1=80.0, top5=95.0, exit_counts=[1, 1, 1],
               mean_gflops=0.2, median_gflops=0.2, p90_gflops=0.35)
     summary = dict(meta=dict(config='configs/demo/x.py', frame_hw=[hw, hw]), num_clips=num_clips,
@@ -99,10 +102,11 @@ def choose(driver, select_id: str, value: str) -> None:
     Select(driver.find_element(By.ID, select_id)).select_by_value(value)
 
 
-@pytest.mark.parametrize('num_frames', [8, 1], ids=['clips', 'images'])
-def test_page_in_browser(browser, tmp_path, num_frames):
-    """Every clip in the gallery with its picture; 'wrong' shows exactly the wrong ones; GFLOPs sorts."""
-    summary, clips, load_frames = synthetic_report(24, num_frames)
+@pytest.mark.parametrize('num_frames, ms', [(8, False), (1, True)], ids=['clips', 'images-with-ms'])
+def test_page_in_browser(browser, tmp_path, num_frames, ms):
+    """Every clip in the gallery with its picture; 'wrong' shows exactly the wrong ones; GFLOPs sorts;
+    per-clip ms shown (and sortable) when the records have it."""
+    summary, clips, load_frames = synthetic_report(24, num_frames, ms=ms)
     path = write_html(tmp_path, summary, clips, load_frames)
     text = path.read_text()
     assert 'http://' not in text and 'https://' not in text
@@ -121,6 +125,9 @@ def test_page_in_browser(browser, tmp_path, num_frames):
         costs = [c['gflops'] for c in gallery(browser)]
         assert len(costs) == len(clips) and costs == sorted(costs, reverse=direction == 'desc')
     assert not [e for e in browser.get_log('browser') if e['level'] == 'SEVERE']
+    keys = browser.execute_script("return [...document.querySelectorAll('#sort-key option')].map(o => o.value)")
+    shown = browser.execute_script("return document.getElementById('gallery').innerText")
+    assert ('ms' in keys) == ms and (f"{clips[0].get('ms', 0):.1f} ms" in shown) == ms
 
 
 def test_big_split_is_capped(tmp_path):
