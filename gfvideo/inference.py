@@ -247,21 +247,13 @@ def _focus_gif(path: Path, frames: np.ndarray, looks: list[dict], video_frames: 
     """One GIF frame per sampled frame (enlarged, nearest neighbour), its focus boxes drawn."""
     from PIL import Image, ImageDraw
 
-    from .report.plots import STEP_COLOURS
+    from .report.draw import focus_frame
 
     h, w = frames.shape[1:3]
     scale = max(1, -(-min_side // min(h, w)))
     images = []
     for slot, frame in enumerate(frames):
-        img = Image.fromarray(frame).resize((w * scale, h * scale), Image.NEAREST)
-        draw = ImageDraw.Draw(img)
-        for t, look in enumerate(looks):
-            colour = STEP_COLOURS[t % len(STEP_COLOURS)]
-            for f, (x0, y0, x1, y1) in zip(look['frames'], look['boxes']):
-                if f == slot:
-                    draw.rectangle([x0 * scale, y0 * scale, x1 * scale - 1, y1 * scale - 1],
-                                   outline=colour, width=2)
-                    draw.text((x0 * scale + 3, y0 * scale + 2), str(t + 1), fill=colour)
-        draw.text((4, 4), f'slot {slot} (video frame {video_frames[slot]})', fill='white')
+        img = focus_frame(frame, looks, slot, scale)
+        ImageDraw.Draw(img).text((4, 4), f'slot {slot} (video frame {video_frames[slot]})', fill='white')
         images.append(img.convert('P', palette=Image.ADAPTIVE))
     images[0].save(path, save_all=True, append_images=images[1:], duration=600, loop=0)

@@ -43,6 +43,8 @@ def test_report_files(tiny_demo, trained, tmp_path):
     for name in ('budget_curve.png', 'exits.png', 'patch_heatmap.png', 'examples.png'):
         assert (out / name).read_bytes()[:8] == PNG, name
     assert '# Compute report' in (out / 'summary.md').read_text()
+    page = (out / 'report.html').read_text()    # every clip thumbnailed, nothing fetched (browser: test_report_html.py)
+    assert page.count('data:image/jpeg;base64,') == 12 and 'http://' not in page and 'https://' not in page
     # thresholds are fitted on the held-out split (val), reported on another (test)
     assert summary['meta']['held_out'].endswith('val.json') and summary['meta']['split'].endswith('test.json')
     # both curves reported; the sidecar holds the operating curve's rule on the chosen score

@@ -4,7 +4,8 @@
 model end to end and the static TSM baseline; 3. write the compute report (every exit
 evaluated, thresholds fitted on the held-out split for a range of budgets, applied to the
 test split, the baseline beside it); 4. run the test split again with real early exit at
-the report's middle budget; 5. print top-1 and mean GFLOPs per clip side by side.
+the report's middle budget; 5. print top-1 and mean GFLOPs per clip side by side, and
+the path of report.html, the page to browse the clips in.
 
 Every phase is one of the ordinary command-line tools, run as a user would run it.
 """
@@ -101,6 +102,7 @@ def main() -> None:
     for phase, seconds in times.items():
         print(f'{phase:<36}{seconds:>8.1f} s')
     print(f'{"total (after set-up)":<36}{sum(times.values()):>8.1f} s')
+    print(f'\nthe report to browse (open it in a browser; one file, works offline): {report / "report.html"}')
 
 
 if __name__ == '__main__':

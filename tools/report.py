@@ -3,7 +3,8 @@
 Evaluates the held-out split (the config's ``val_dataloader``: carved from training
 data) and the reported split (``test_dataloader``) at every exit, fits early-exit
 thresholds for each budget on the held-out clips, applies them to the reported clips,
-and writes tables, a summary, plots and a one-page summary.md (see gfvideo/report).
+and writes tables, a summary, plots, a one-page summary.md and report.html, a page to
+browse every clip with its focus patches (see gfvideo/report).
 ``--fit optimal`` (default) fits the most accurate thresholds within each budget on an exit
 score (``--score``; ``auto`` picks max_prob, margin or a learned head by a reserved part of
 the held-out split), ``--fit geometric`` puts the operating point on MSDNet's procedure
@@ -22,6 +23,7 @@ from gfvideo.engine.atomic import atomic_write
 from gfvideo.engine.runner import DictAction, build_config, build_runner
 from gfvideo.engine.validation import ConfigError, validate_config
 from gfvideo.report import collect, default_budgets, fitted_rules, write_report
+from gfvideo.report.html import write_html
 from gfvideo.runtime import tune_malloc
 
 
@@ -39,6 +41,9 @@ def parse_args() -> argparse.Namespace:
                    help='exit score of the fitted thresholds (auto: the best on a reserved part of the held-out split)')
     p.add_argument('--baseline', nargs=2, metavar=('CONFIG', 'CHECKPOINT'), help='a static model to compare with')
     p.add_argument('--examples', type=int, default=4, help='clips drawn with their focus boxes')
+    p.add_argument('--html-thumbnails', type=int, default=300,
+                   help='report.html: clips with a thumbnail, stratified by exit and correctness (all if fewer)')
+    p.add_argument('--html-wrong', type=int, default=200, help='report.html: wrong clips thumbnailed on top of those')
     p.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config keys')
     p.add_argument('--baseline-cfg-options', nargs='+', action=DictAction,
                    help="override the baseline's config keys (default: the same as --cfg-options)")
@@ -86,12 +91,13 @@ def main() -> None:
     summary = write_report(out, table, held_out, budgets, budget, dataset.metainfo.get('classes', []), meta,
                            baseline=baseline, load_frames=load_frames, num_examples=args.examples,
                            fit=args.fit, score=args.score)
+    page = write_html(out, summary, load_frames=load_frames, thumbnails=args.html_thumbnails, wrong=args.html_wrong)
     # The fitted thresholds travel beside the checkpoint, for tools/test.py --budget; written
     # like checkpoints (temporary file, fsync, rename), so a kill leaves the old file or the new.
     sidecar = sidecar_path(args.checkpoint)
     atomic_write(sidecar, sidecar_json(fitted_rules(summary), args.fit))
     print((out / 'summary.md').read_text().split('\n\nBudgets:')[0])
-    print(f'report written to {out}; thresholds to {sidecar}')
+    print(f'report written to {out} (open {page} in a browser); thresholds to {sidecar}')
 
 
 if __name__ == '__main__':
