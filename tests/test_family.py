@@ -137,3 +137,18 @@ def test_a_part_registered_in_a_user_module_trains_by_type(tiny_demo, tmp_path):
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     checkpoint = torch.load((work / 'last_checkpoint').read_text().strip(), map_location='cpu', weights_only=True)
     assert checkpoint['meta']['epoch'] == 1
+
+
+def test_revisits_train_by_ppo():
+    """GFNet's stage 2 on a revisiting schedule: the policy alone moves, every step's look re-scored."""
+    from mmengine.optim import OptimWrapper
+    model = tiny(revisit=True, num_steps=2, frames_per_step=4, policy=dict(type='ppo', hidden=8),
+                 frozen=['glance', 'focus', 'aggregator', 'focus_head'])
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    wrapper = OptimWrapper(torch.optim.Adam(model.policy.parameters(), lr=1e-2))
+    model.train()
+    x = torch.randint(0, 256, (4, 4, 3, 64, 64), dtype=torch.uint8)
+    logs = model.train_step(dict(inputs=x, data_samples=dict(labels=torch.tensor([0, 1, 2, 3]))), wrapper)
+    assert all(torch.isfinite(logs[k]) for k in ('loss', 'reward', 'entropy'))
+    changed = {k for k in before if not torch.equal(before[k], model.state_dict()[k])} - {'_extra_state'}
+    assert changed and all(k.startswith('policy.') for k in changed)
