@@ -5,7 +5,7 @@ A recognizer's ``run`` returns an :class:`Episode`: ``steps[0]`` is the glance (
 training objectives, PPO rollouts, prediction with early exit, the compute report and
 ``tools/infer.py``. A step holds only the rows (clips of the batch) that ran it; a row
 that leaves at exit ``e`` appears in ``steps[0..e]`` and its cost is the sum of those
-steps' costs.
+steps' costs (``exit_costs`` on the recognizer).
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ class Step:
     rows: torch.Tensor                        # [R] batch rows that ran this step (and reached its exit)
     logits: torch.Tensor                      # [R, classes] this exit's logits
     state: torch.Tensor                       # [R, H] aggregator state after the step
-    cost: float                               # GFLOPs per row of this step
+    cost: float | None                        # GFLOPs per row of this step (None in training: not counted)
     observation: Observation | None = None    # what the policy read (focus steps)
     action: Action | None = None              # frames and patch centres chosen (focus steps)
     features: torch.Tensor | None = None      # [R, K, C] the focus network's features (focus steps)
@@ -49,11 +49,6 @@ class Episode:
     @property
     def actions(self) -> list[Action]:
         return [s.action for s in self.focus_steps]
-
-    def clip_costs(self) -> list[float]:
-        """GFLOPs of each row: the sum of its steps' costs."""
-        cumulative = torch.tensor([s.cost for s in self.steps], dtype=torch.float64).cumsum(0)
-        return cumulative[self.exit_index.cpu()].tolist()
 
     def per_row(self) -> list[list[tuple[int, Step, int]]]:
         """For each batch row, ``(step index, step, position of the row in the step)`` in order."""

@@ -210,7 +210,8 @@ class GlanceFocusRecognizer(Recognizer):
         self.check_frames(frames)
         rule = self.check_thresholds(thresholds)
         b, n = frames.shape[:2]
-        costs = self.step_costs()
+        # Costs are counted (traced once) for evaluation; training steps leave them out.
+        costs = [None] * self.num_exits if self.training else self.step_costs()
         rows = torch.arange(b, device=frames.device)
         maps, pooled = self.glance(frames)
         glance_maps, glance_pooled = maps, pooled
