@@ -59,6 +59,7 @@ def evaluate(config: str, work: Path, data: Path, policy: dict | None = None) ->
     if policy is not None:
         opts['model.policy'] = policy
     cfg = build_config(config, work_dir=str(work / 'eval'), cfg_options=opts)
+    cfg.load_from = None  # a stage config's own load_from (the previous stage's default work dir) is not used
     cfg.log_level = 'WARNING'
     runner = build_runner(cfg)
     runner.load_checkpoint(ckpt, strict=False)
