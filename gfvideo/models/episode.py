@@ -49,11 +49,3 @@ class Episode:
     @property
     def actions(self) -> list[Action]:
         return [s.action for s in self.focus_steps]
-
-    def per_row(self) -> list[list[tuple[int, Step, int]]]:
-        """For each batch row, ``(step index, step, position of the row in the step)`` in order."""
-        out: list[list[tuple[int, Step, int]]] = [[] for _ in range(self.exit_index.shape[0])]
-        for t, step in enumerate(self.steps):
-            for i, r in enumerate(step.rows.tolist()):
-                out[r].append((t, step, i))
-        return out

@@ -65,9 +65,6 @@ class Observation:
     looks: torch.Tensor           # [B, N] long: times each frame has been focused
     available: torch.Tensor       # [B, N] bool: frames this step may pick
 
-    def select(self, rows: torch.Tensor) -> 'Observation':
-        return Observation(self.glance_maps[rows], self.state[rows], self.looks[rows], self.available[rows])
-
     @staticmethod
     def cat(observations: list['Observation']) -> 'Observation':
         """Several steps' observations as one batch (step-major), for re-scoring in one call."""

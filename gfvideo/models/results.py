@@ -33,16 +33,23 @@ def clip_results(episode: Episode, exit_costs: list[float], data_samples: dict |
     """One result per row: ``pred_scores`` (softmax), ``exit``, ``gflops``, ``confidences``
     per exit reached, ``looks`` per focus step (frames and ``[x0, y0, x1, y1]`` boxes),
     label and clip id."""
+    b = episode.exit_index.shape[0]
+    confidences: list[list[float]] = [[] for _ in range(b)]
+    looks: list[list[dict]] = [[] for _ in range(b)]
+    for t, step in enumerate(episode.steps):   # one softmax and one box conversion per step, not per row
+        rows = step.rows.tolist()
+        for r, c in zip(rows, step.logits.detach().float().softmax(-1).amax(-1).tolist()):
+            confidences[r].append(c)
+        if t > 0:
+            boxes = patch_boxes(step.action.centers, frame_hw, patch).tolist()
+            for r, f, bx in zip(rows, step.action.frames.tolist(), boxes):
+                looks[r].append(dict(frames=f, boxes=bx))
+    scores = episode.final_logits.detach().float().softmax(-1).cpu()
     results = []
-    for row, trace in enumerate(episode.per_row()):
+    for row in range(b):
         exit_index = int(episode.exit_index[row])
-        confidences = [float(step.logits[i].detach().float().softmax(-1).max()) for _, step, i in trace]
-        looks = []
-        for t, step, i in trace[1:]:
-            boxes = patch_boxes(step.action.centers[i], frame_hw, patch)
-            looks.append(dict(frames=step.action.frames[i].tolist(), boxes=boxes.tolist()))
-        result = dict(pred_scores=episode.final_logits[row].detach().float().softmax(-1).cpu(), exit=exit_index,
-                      gflops=exit_costs[exit_index], confidences=confidences, looks=looks)
+        result = dict(pred_scores=scores[row], exit=exit_index, gflops=exit_costs[exit_index],
+                      confidences=confidences[row], looks=looks[row])
         if data_samples is not None:
             clip = row // views
             result['label'] = int(data_samples['labels'][clip])
