@@ -48,22 +48,37 @@ CASES = {
 
 
 @pytest.mark.parametrize('case', list(CASES))
-def test_train_refuses_bad_config(case, tiny_demo, tmp_path):
+def test_bad_config_is_refused_naming_the_key(case, tiny_demo):
+    """The check ``tools/train.py`` runs before anything else (in-process: one CLI run below)."""
+    from gfvideo.engine.validation import ConfigError, validate_config
     config, bad, expected = CASES[case]
-    extra = TINY_GLANCE_FOCUS if config == GF else TINY_STATIC
+    cfg = _cfg(tiny_demo, config, *(TINY_GLANCE_FOCUS if config == GF else TINY_STATIC), *bad)
+    with pytest.raises(ConfigError) as error:
+        validate_config(cfg, 'train')
+    line = str(error.value)
+    assert '\n' not in line
+    for text in expected:
+        assert text in line, line
+
+
+def test_train_refuses_a_bad_config_in_one_line(tiny_demo, tmp_path):
+    config, bad, expected = CASES['num_segments vs num_frames']
     work = tmp_path / 'work'
     line = run_failing('tools/train.py', config, '--work-dir', str(work), '--cfg-options',
-                       *tiny_options(tiny_demo), *extra, *bad)
+                       *tiny_options(tiny_demo), *TINY_STATIC, *bad)
     for text in expected:
         assert text in line, line
     assert not work.exists()  # refused before the runner made anything
 
 
 def test_train_refuses_class_names_file_disagreeing(tiny_demo, tmp_path):
+    from gfvideo.engine.validation import ConfigError, validate_config
     names = tmp_path / 'classes.txt'
     names.write_text(''.join(f'class {i}\n' for i in range(5)))
-    line = run_failing('tools/train.py', STATIC, '--work-dir', str(tmp_path / 'work'), '--cfg-options',
-                       *tiny_options(tiny_demo), *TINY_STATIC, f'train_dataloader.dataset.class_names_file={names}')
+    cfg = _cfg(tiny_demo, STATIC, *TINY_STATIC, f'train_dataloader.dataset.class_names_file={names}')
+    with pytest.raises(ConfigError) as error:
+        validate_config(cfg, 'train')
+    line = str(error.value)
     assert 'model.num_classes=12' in line and 'class_names_file' in line and 'has 5 classes' in line
 
 

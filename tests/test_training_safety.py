@@ -163,8 +163,7 @@ def _final_weights(work) -> dict:
                       weights_only=True)['state_dict']
 
 
-@pytest.mark.parametrize('mode, workers, by_epoch', [('static', 0, False), ('static', 2, False), ('ppo', 0, False),
-                                                     ('static', 0, True)])
+@pytest.mark.parametrize('mode, workers, by_epoch', [('static', 2, False), ('ppo', 0, False), ('static', 0, True)])
 def test_sigkill_then_resume_auto_is_bit_identical(mode, workers, by_epoch, tiny_demo, tmp_path):
     """SIGKILL right after a complete checkpoint, then --resume auto: the final weights equal an
     uninterrupted run's. Iteration checkpoints every 2 of 3 batches per epoch, killed after
