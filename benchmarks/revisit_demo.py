@@ -4,8 +4,8 @@ Trains, through ``tools/train.py`` on the demo's train split (seed 0 unless told
 
 - one look per frame: 4 patches of 48 px in 2 steps of 2 frames, end to end
   (``configs/demo/glance_focus_e2e.py``) and by PPO (``gf_ppo_stage{1,2,3}.py``);
-- sequential focus: 2 steps, each over all 4 frames at new places, patches of 34 px
-  (about the pixels of 4 looks of 48 px; measured, 1.4x the GFLOPs), end to end (``gf_revisit_e2e.py``)
+- sequential focus: 3 steps, each over all 4 frames at new places, patches of 26 px
+  (the GFLOPs of 4 looks of 48 px, within 2%), end to end (``gf_revisit_e2e.py``)
   and by PPO (``gf_revisit_ppo_stage{1,2,3}.py``);
 
 and prints, on the test split, top-1 and GFLOPs at every exit and the share of patches on
