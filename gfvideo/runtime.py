@@ -40,3 +40,16 @@ def channels_last(model: 'torch.nn.Module') -> 'torch.nn.Module':
         if isinstance(m, torch.nn.Conv2d):
             m.weight.data = m.weight.data.contiguous(memory_format=torch.channels_last)
     return model
+
+
+def cpu_name() -> str:
+    """The CPU's model name (Linux's /proc/cpuinfo; elsewhere what ``platform`` knows), for timing tables."""
+    import platform
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('model name'):
+                    return line.split(':', 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()

@@ -19,7 +19,7 @@ def test_report_files(tiny_demo, trained, tmp_path):
     base_config, base_ckpt, base_extra = trained['static']
     out = tmp_path / 'report'
     run_tool('tools/report.py', config, ckpt, '--out', str(out), '--baseline', base_config, base_ckpt,
-             '--examples', '2', '--cfg-options', *tiny_options(tiny_demo), *extra,
+             '--examples', '2', '--latency', '3', '--cfg-options', *tiny_options(tiny_demo), *extra,
              '--baseline-cfg-options', *tiny_options(tiny_demo), *base_extra)
     summary = json.loads((out / 'summary.json').read_text())
     clips = [json.loads(line) for line in (out / 'clips.jsonl').read_text().splitlines()]
@@ -40,7 +40,14 @@ def test_report_files(tiny_demo, trained, tmp_path):
     assert measured['gflops'] == pytest.approx(op['mean_gflops'], rel=1e-6)
     assert len(summary['anytime_top1']) == len(costs) and summary['baseline']['mean_gflops'] > costs[-1]
     assert all(b['thresholds'][-1] == 0.0 for b in summary['budgets'])
-    for name in ('budget_curve.png', 'exits.png', 'patch_heatmap.png', 'examples.png'):
+    # --latency 3: three clips timed under every rule (the baseline too); their ms at the operating point
+    latency = summary['latency']
+    assert latency['clips'] == 3 and latency['batch'] == 1 and latency['device'].startswith('cpu')
+    assert [e['exit'] for e in latency['exits']] == list(range(len(costs)))
+    assert [b['budget'] for b in latency['budgets']] == [b['budget'] for b in summary['budgets']]
+    assert all(r['mean_ms'] > 0 for r in latency['exits'] + latency['budgets'] + [latency['baseline']])
+    assert sum(c['ms'] is not None for c in clips) == 3 and 'Latency: 3 clips' in (out / 'summary.md').read_text()
+    for name in ('budget_curve.png', 'exits.png', 'patch_heatmap.png', 'examples.png', 'latency_curve.png'):
         assert (out / name).read_bytes()[:8] == PNG, name
     assert '# Compute report' in (out / 'summary.md').read_text()
     page = (out / 'report.html').read_text()    # every clip thumbnailed, nothing fetched (browser: test_report_html.py)

@@ -9,7 +9,10 @@ browse every clip with its focus patches (see gfvideo/report).
 score (``--score``; ``auto`` picks max_prob, margin or a learned head by a reserved part of
 the held-out split), ``--fit geometric`` puts the operating point on MSDNet's procedure
 instead; both curves are reported. ``--baseline CONFIG CHECKPOINT`` adds a static model's
-accuracy and cost for comparison. The operating curve's rules go to CHECKPOINT.exits.json.
+accuracy and cost for comparison. ``--latency N`` times N clips one at a time through the
+model fused for inference, under every exit rule (and the baseline), on this machine: mean ms
+beside GFLOPs, a plot of accuracy against latency, per-clip ms at the operating point.
+The operating curve's rules go to CHECKPOINT.exits.json.
 """
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ from gfvideo.engine.runner import DictAction, build_config, build_runner
 from gfvideo.engine.validation import ConfigError, validate_config
 from gfvideo.report import collect, default_budgets, fitted_rules, write_report
 from gfvideo.report.html import write_html
+from gfvideo.report.latency import ClipClock
 from gfvideo.runtime import tune_malloc
 
 
@@ -40,6 +44,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument('--score', choices=('auto', *SCORES), default='auto',
                    help='exit score of the fitted thresholds (auto: the best on a reserved part of the held-out split)')
     p.add_argument('--baseline', nargs=2, metavar=('CONFIG', 'CHECKPOINT'), help='a static model to compare with')
+    p.add_argument('--latency', type=int, default=0, metavar='N',
+                   help='time N reported clips at batch 1 (fused, model time only) under every exit rule')
     p.add_argument('--examples', type=int, default=4, help='clips drawn with their focus boxes')
     p.add_argument('--html-thumbnails', type=int, default=300,
                    help='report.html: clips with a thumbnail, stratified by exit and correctness (all if fewer)')
@@ -76,12 +82,16 @@ def main() -> None:
     table = collect(model, test_loader)
     budgets = args.budgets or default_budgets(table.exit_costs)
     budget = args.budget if args.budget is not None else budgets[len(budgets) // 2]
-    baseline = None
+    dataset = test_loader.dataset
+    clock = ClipClock.build(model, dataset, table, args.latency) if args.latency > 0 else None
+    baseline = baseline_clock = None
     if args.baseline:
         options = args.baseline_cfg_options if args.baseline_cfg_options is not None else args.cfg_options
         bcfg, brunner = load(*args.baseline, options, out / 'logs_baseline', mode='test')
-        baseline = collect(brunner.model, brunner.build_dataloader(bcfg.test_dataloader))
-    dataset = test_loader.dataset
+        bloader = brunner.build_dataloader(bcfg.test_dataloader)
+        baseline = collect(brunner.model, bloader)
+        if args.latency > 0:
+            baseline_clock = ClipClock.build(brunner.model, bloader.dataset, baseline, args.latency)
 
     def load_frames(i: int):
         return dataset[table.indices[i]]['inputs'].permute(0, 2, 3, 1).numpy()
@@ -90,7 +100,7 @@ def main() -> None:
                 held_out=str(cfg.val_dataloader.dataset.ann_file), frame_hw=[cfg.model.input_size] * 2)
     summary = write_report(out, table, held_out, budgets, budget, dataset.metainfo.get('classes', []), meta,
                            baseline=baseline, load_frames=load_frames, num_examples=args.examples,
-                           fit=args.fit, score=args.score)
+                           fit=args.fit, score=args.score, clock=clock, baseline_clock=baseline_clock)
     page = write_html(out, summary, load_frames=load_frames, thumbnails=args.html_thumbnails, wrong=args.html_wrong)
     # The fitted thresholds travel beside the checkpoint, for tools/test.py --budget; written
     # like checkpoints (temporary file, fsync, rename), so a kill leaves the old file or the new.

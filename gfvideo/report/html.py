@@ -29,6 +29,7 @@ from .draw import focus_frame
 from .plots import STEP_COLOURS
 
 PLOTS = (('budget_curve.png', 'Top-1 against mean GFLOPs per clip: fitted budgets and every clip forced to exit k'),
+         ('latency_curve.png', 'Top-1 against mean milliseconds per clip at batch 1 (--latency)'),
          ('exits.png', 'Exit taken at the operating point'),
          ('patch_heatmap.png', 'Where the focus patches landed'),
          ('examples.png', 'Example clips with their focus patches'))

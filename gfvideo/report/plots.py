@@ -36,6 +36,24 @@ def budget_curve(path: Path, curves: dict[str, list[dict]], anytime: list[tuple[
     plt.close(fig)
 
 
+def latency_curve(path: Path, latency: dict) -> None:
+    """Top-1 against mean ms per clip (a report's ``latency`` section): budgets, forced exits, the baseline."""
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    ax.plot([b['mean_ms'] for b in latency['budgets']], [b['top1'] for b in latency['budgets']], 'o-',
+            label="early exit, the report's budgets")
+    ax.plot([e['mean_ms'] for e in latency['exits']], [e['top1'] for e in latency['exits']], 's--', alpha=0.7,
+            label='every clip to exit k')
+    if 'baseline' in latency:
+        ax.plot([latency['baseline']['mean_ms']], [latency['baseline']['top1']], '*', markersize=14, label='static TSM')
+    ax.set_xlabel(f"mean ms per clip (batch 1, {latency['clips']} clips)")
+    ax.set_ylabel('top-1 (%)')
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def exit_histogram(path: Path, exits: np.ndarray, num_exits: int) -> None:
     fig, ax = plt.subplots(figsize=(5, 3.5))
     counts = np.bincount(exits, minlength=num_exits)

@@ -6,6 +6,7 @@ Written by ``tools/report.py``::
     OUT/summary.json             accuracy, GFLOPs statistics, anytime accuracy, budget curves
                                  (fitted and geometric), the exit score and its check, baseline
     OUT/budget_curve.png, exits.png, patch_heatmap.png, examples.png
+    OUT/latency_curve.png        with a clock (``--latency N``): top-1 against mean ms per clip
     OUT/summary.md
 """
 from __future__ import annotations
@@ -21,6 +22,7 @@ from ..compute.exit_scores import SCORES, ExitRule, score_table
 from ..compute.exits import FITS, ScoreChoice, choose_score, fit_curve, simulate
 from . import plots
 from .clips import ClipTable
+from .latency import ClipClock, markdown as latency_markdown, measure_latency
 
 
 def fit_rules(held_out: ClipTable, budgets: list[float], score: str = 'auto') -> tuple[ScoreChoice, dict]:
@@ -72,13 +74,16 @@ def _stats(costs: np.ndarray) -> dict:
 def write_report(out: Path, table: ClipTable, held_out: ClipTable, budgets: list[float], budget: float,
                  class_names: list[str], meta: dict, baseline: ClipTable | None = None,
                  load_frames: Callable[[int], np.ndarray] | None = None, num_examples: int = 4,
-                 fit: str = 'optimal', score: str = 'auto') -> dict:
+                 fit: str = 'optimal', score: str = 'auto', clock: ClipClock | None = None,
+                 baseline_clock: ClipClock | None = None) -> dict:
     """Write every report file under ``out``; returns the summary dict.
 
     ``budget`` picks the operating point of the per-clip table, on the ``fit`` curve
     (``'optimal'`` or ``'geometric'``; both are reported); ``score`` the fitted curve's exit
     score (``'auto'``: chosen on the held-out check). ``load_frames(i)`` returns clip ``i``'s
-    sampled frames (uint8 ``[N, H, W, 3]``) for the example picture.
+    sampled frames (uint8 ``[N, H, W, 3]``) for the example picture. ``clock`` times some
+    clips at batch 1 under every exit rule (``baseline_clock`` the baseline's): a latency
+    section, the timed clips' ``ms`` at the operating point (None for the others).
     """
     if fit not in FITS:
         raise ValueError(f'fit={fit!r}: choose from {list(FITS)}')
@@ -95,6 +100,14 @@ def write_report(out: Path, table: ClipTable, held_out: ClipTable, budgets: list
     costs = np.asarray(table.exit_costs)[exits]
     preds = table.predictions[idx, exits]
     top5 = table.top5[idx, exits]
+    baseline_entry = None if baseline is None else dict(
+        top1=float(baseline.correct[:, 0].mean() * 100),
+        top5=float((baseline.top5[:, 0] == baseline.labels[:, None]).any(1).mean() * 100),
+        mean_gflops=float(baseline.exit_costs[0]))
+    latency, clip_ms = None, {}
+    if clock is not None:
+        latency, clip_ms = measure_latency(clock, table, rows, [rule for _, rule in fitted[fit]], budget,
+                                           None if baseline_clock is None else (baseline_clock, baseline_entry))
 
     clips = []
     for i in range(m):
@@ -104,7 +117,7 @@ def write_report(out: Path, table: ClipTable, held_out: ClipTable, budgets: list
                           label_name=_name(class_names, table.labels[i]), prediction_name=_name(class_names, preds[i]),
                           confidences=[round(float(c), 5) for c in table.confidences[i, :e + 1]],
                           scores=[round(float(c), 5) for c in point_scores[i, :e + 1]],
-                          exit=e, gflops=float(costs[i]),
+                          exit=e, gflops=float(costs[i]), **({'ms': clip_ms.get(i)} if clock else {}),
                           frames=[f for look in looks for f in look['frames']],
                           boxes=[b for look in looks for b in look['boxes']]))
     with open(out / 'clips.jsonl', 'w') as f:
@@ -135,14 +148,16 @@ def write_report(out: Path, table: ClipTable, held_out: ClipTable, budgets: list
         budgets=[{k: v for k, v in r.items() if k != 'exits'} for r in rows],
         curves={name: [{k: v for k, v in r.items() if k != 'exits'} for r in c] for name, c in curves.items()},
     )
-    if baseline is not None:
-        summary['baseline'] = dict(top1=float(baseline.correct[:, 0].mean() * 100),
-                                   top5=float((baseline.top5[:, 0] == baseline.labels[:, None]).any(1).mean() * 100),
-                                   mean_gflops=float(baseline.exit_costs[0]))
+    if baseline_entry is not None:
+        summary['baseline'] = baseline_entry
+    if latency is not None:
+        summary['latency'] = latency
     (out / 'summary.json').write_text(json.dumps(summary, indent=2))
 
     plots.budget_curve(out / 'budget_curve.png', summary['curves'],
                        list(zip(table.exit_costs, summary['anytime_top1'])), summary.get('baseline'))
+    if latency is not None:
+        plots.latency_curve(out / 'latency_curve.png', latency)
     plots.exit_histogram(out / 'exits.png', exits, len(table.exit_costs))
     all_boxes = np.array([b for c in clips for b in c['boxes']], dtype=np.float64).reshape(-1, 4)
     frame_hw = meta.get('frame_hw', (0, 0))
@@ -196,6 +211,8 @@ def _markdown(s: dict) -> str:
               '| exit | cumulative GFLOPs | top-1 % |', '|---|---|---|']
     for k, (c, a) in enumerate(zip(s['exit_costs'], s['anytime_top1'])):
         lines.append(f'| {k} | {c:.4g} | {a:.1f} |')
+    if 'latency' in s:
+        lines += latency_markdown(s['latency'])
     lines += ['', 'Thresholds were fitted on the held-out split, never on the split reported here.', '',
               '![budget curve](budget_curve.png) ![exits](exits.png)', '',
               '![where the focus looked](patch_heatmap.png)', '', '![examples](examples.png)', '']
