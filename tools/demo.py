@@ -4,8 +4,9 @@
 model end to end and the static TSM baseline; 3. write the compute report (every exit
 evaluated, thresholds fitted on the held-out split for a range of budgets, applied to the
 test split, the baseline beside it); 4. run the test split again with real early exit at
-the report's middle budget; 5. print top-1 and mean GFLOPs per clip side by side, and
-the path of report.html, the page to browse the clips in.
+the report's middle budget; 5. print top-1, mean GFLOPs and mean ms per clip (100 test
+clips timed one at a time, fused, by the report's ``--latency``) side by side, and the path
+of report.html, the page to browse the clips in.
 
 Every phase is one of the ordinary command-line tools, run as a user would run it.
 """
@@ -75,7 +76,7 @@ def main() -> None:
     report = work / 'report'
     print(f'\n== compute report (thresholds fitted on val, reported on test): {report}/summary.md', flush=True)
     run([py, 'tools/report.py', gf_config, gf_ckpt, '--out', str(report), '--baseline', *ckpts['static TSM'],
-         '--cfg-options', *data_opts], log=work / 'report.log')
+         '--latency', '100', '--cfg-options', *data_opts], log=work / 'report.log')
     summary = json.loads((report / 'summary.json').read_text())
     times['report (val + test, both models)'] = time.time() - t
 
@@ -89,14 +90,19 @@ def main() -> None:
     times['test with early exit'] = time.time() - t
 
     full, base, costs = summary['no_early_exit'], summary['baseline'], summary['exit_costs']
-    rows = [('glance only (exit 0)', summary['anytime_top1'][0], costs[0], 0.0),
-            ('glance + focus, all steps', full['top1'], full['mean_gflops'], len(costs) - 1),
-            (f'glance + focus, budget {budget:.3g}', early['top1'], early['gflops'], early['mean_exit']),
-            ('static TSM', base['top1'], base['mean_gflops'], 0.0)]
-    print('\n== demo results (test split, 300 clips)')
-    print(f'{"model":<34}{"top-1 %":>9}{"GFLOPs/clip":>13}{"vs static":>11}{"mean exit":>11}')
-    for name, top1, gflops, mean_exit in rows:
-        print(f'{name:<34}{top1:>9.1f}{gflops:>13.4f}{gflops / base["mean_gflops"]:>10.2f}x{mean_exit:>11.2f}')
+    latency = summary['latency']
+    ms = [e['mean_ms'] for e in latency['exits']]
+    budget_ms = next(b['mean_ms'] for b in latency['budgets'] if b['budget'] == budget)
+    rows = [('glance only (exit 0)', summary['anytime_top1'][0], costs[0], 0.0, ms[0]),
+            ('glance + focus, all steps', full['top1'], full['mean_gflops'], len(costs) - 1, ms[-1]),
+            (f'glance + focus, budget {budget:.3g}', early['top1'], early['gflops'], early['mean_exit'], budget_ms),
+            ('static TSM', base['top1'], base['mean_gflops'], 0.0, latency['baseline']['mean_ms'])]
+    print(f"\n== demo results (test split, 300 clips; ms: {latency['clips']} of them one at a time, fused, "
+          f"on {latency['device']})")
+    print(f'{"model":<34}{"top-1 %":>9}{"GFLOPs/clip":>13}{"vs static":>11}{"mean exit":>11}{"ms/clip":>9}')
+    for name, top1, gflops, mean_exit, clip_ms in rows:
+        print(f'{name:<34}{top1:>9.1f}{gflops:>13.4f}{gflops / base["mean_gflops"]:>10.2f}x{mean_exit:>11.2f}'
+              f'{clip_ms:>9.2f}')
     print(f'\nbudget curve, plots and per-clip tables: {report}/summary.md')
     print('\n== phase times')
     for phase, seconds in times.items():
