@@ -75,13 +75,18 @@ class Focus(nn.Module):
         self.patch = patch
 
     def forward(self, frames: torch.Tensor, frame_ids: torch.Tensor, centers: torch.Tensor,
-                shift_state: ShiftState | None = None,
-                differentiable: bool = False) -> tuple[torch.Tensor, ShiftState]:
-        """``frames`` ``[B, N, 3, H, W]``, ``frame_ids`` ``[B, K]``, ``centers`` ``[B, K, 2]``
-        -> features ``[B, K, C]`` and the shift state for the next step."""
-        b, n = frames.shape[:2]
-        k = frame_ids.shape[1]
-        flat_ids = (frame_ids + torch.arange(b, device=frames.device)[:, None] * n).flatten()
+                shift_state: ShiftState | None = None, differentiable: bool = False,
+                rows: torch.Tensor | None = None) -> tuple[torch.Tensor, ShiftState]:
+        """``frames`` ``[B, N, 3, H, W]``, ``frame_ids`` ``[R, K]``, ``centers`` ``[R, K, 2]``
+        -> features ``[R, K, C]`` and the shift state for the next step.
+
+        ``rows`` ``[R]``: the clips of ``frames`` still running (default: all ``B``), so that
+        rows leaving early never copy the full-resolution frames of those that stay."""
+        n = frames.shape[1]
+        b, k = frame_ids.shape
+        if rows is None:
+            rows = torch.arange(b, device=frames.device)
+        flat_ids = (frame_ids + rows[:, None] * n).flatten()
         patches = crop(frames.flatten(0, 1), centers.flatten(0, 1), self.patch, differentiable,
                        index=flat_ids).contiguous()
         _, pooled, shift_state = self.backbone(patches, num_segments=k, shift_state=shift_state)
@@ -232,12 +237,13 @@ class GlanceFocusRecognizer(Recognizer):
                     keep = (~leaving).nonzero().flatten()
                     if keep.numel() == 0:
                         break
-                    rows, frames, maps, pooled = rows[keep], frames[keep], maps[keep], pooled[keep]
+                    rows, maps, pooled = rows[keep], maps[keep], pooled[keep]
                     state, looks = state[keep], looks[keep]
                     shift_state = select_shift_rows(shift_state, keep)
             obs = Observation(glance_maps=maps, state=state, looks=looks, available=self.schedule.available(looks))
             action = policy(obs, self.schedule.frames_at(t))
-            features, shift_state = self.focus(frames, action.frames, action.centers, shift_state, differentiable)
+            features, shift_state = self.focus(frames, action.frames, action.centers, shift_state, differentiable,
+                                               rows)
             if action.frame_weights is not None:  # straight-through frame choice (end to end)
                 features = features * action.frame_weights[..., None].to(features.dtype)
             glance_sel = pooled.gather(1, action.frames[:, :, None].expand(-1, -1, pooled.shape[-1]))
