@@ -211,7 +211,7 @@ def test_sample_is_a_one_frame_clip_and_collates(root):
 
 # ----------------------------------------------------------------------------- transforms
 
-def test_random_resized_crop_follows_torchvision():
+def test_random_resized_crop_window_and_fallback():
     for i in range(200):
         rng = clip_rng(0, 0, i)
         x, y, w, h = random_resized_box(30, 40, (0.08, 1.0), (3 / 4, 4 / 3), rng)

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -293,7 +293,7 @@ class ImageDataset(VideoDataset):
         self.ann_file = os.fspath(ann_file or data_prefix or '<records>')
 
     @classmethod
-    def for_path(cls, dataset_cfg: dict, path: str | os.PathLike, label: int = -1) -> ImageDataset:
+    def for_path(cls, dataset_cfg: Mapping, path: str | os.PathLike, label: int = -1) -> ImageDataset:
         """A test-mode dataset of the one image ``path``, with ``dataset_cfg``'s pipeline,
         seed and retries (its layout and annotation files are not read)."""
         kwargs = {k: dataset_cfg[k] for k in ('pipeline', 'seed', 'max_retries') if k in dataset_cfg}
