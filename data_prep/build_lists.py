@@ -10,11 +10,16 @@
     python data_prep/build_lists.py kinetics400 --train train.csv --val validate.csv \\
         --train-root data/k400/videos_train --val-root data/k400/videos_val --out data/k400
     python data_prep/build_lists.py folder --train-root my/train --val-root my/val --out data/mine
+    python data_prep/build_lists.py images --train-root ILSVRC/Data/CLS-LOC/train \\
+        --val-root ILSVRC/Data/CLS-LOC/val --val-ann LOC_val_solution.csv --out data/imagenet
+    python data_prep/build_lists.py images --train-root train --val-root val \\
+        --val-ann ILSVRC2012_validation_ground_truth.txt --meta ilsvrc2012_ids.txt --out data/imagenet
 
 Rows whose video (or frame folder) is missing are left out of the lists, written to
-missing.txt and counted in the summary. List paths are relative to --data-prefix
-(default: the videos/frames root, or the
-folder holding both split roots) unless --absolute.
+missing.txt and counted in the summary; for images also files that are empty or not images
+(with --decode every image is decoded, so corrupt and truncated files are found too). List
+paths are relative to --data-prefix (default: the videos/frames root, or the folder holding
+both split roots) unless --absolute.
 """
 from __future__ import annotations
 
@@ -28,9 +33,11 @@ try:
 except ImportError:                     # run from a checkout without installing
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gfvideo.data.annotations import VIDEO_EXTS, AnnotationError  # noqa: E402
-from gfvideo.data.lists import (folder_splits, format_summary, kinetics400_splits,  # noqa: E402
-                                sthv1_splits, sthv2_splits, write_lists)
+from gfvideo.data.annotations import VIDEO_EXTS, AnnotationError, resolve_class_names  # noqa: E402
+from gfvideo.data.images import LAYOUTS  # noqa: E402
+from gfvideo.data.lists import (folder_splits, format_summary, image_splits,  # noqa: E402
+                                kinetics400_splits, sthv1_splits, sthv2_splits, write_lists)
+from gfvideo.data.readers import check_image, read_image  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -76,15 +83,42 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument('--val-root', help='validation videos, a folder per class')
     f.add_argument('--exts', default=','.join(VIDEO_EXTS), help='video extensions, comma separated')
     common(f)
+
+    im = sub.add_parser('images', help='images: ImageNet train/val layouts, class folders, lists')
+    im.add_argument('--train-root', help='training images (ImageNet: a folder per wnid)')
+    im.add_argument('--val-root', help='validation images: class folders or flat ILSVRC2012_val_*')
+    for split in ('train', 'val'):
+        im.add_argument(f'--{split}-ann', help=f'{split} annotations: LOC_val_solution.csv, '
+                        f'ILSVRC2012_validation_ground_truth.txt or a "path label" list')
+        im.add_argument(f'--{split}-layout', default='auto', choices=LAYOUTS,
+                        help=f'{split} layout (default: auto)')
+    im.add_argument('--meta', help="the devkit's meta.mat (needs scipy) or '<ILSVRC2012_ID> <wnid>' "
+                                   'lines, for the devkit ground truth')
+    im.add_argument('--classes', help='class names, one per line (default: sorted wnids / folders '
+                                      'of the first split)')
+    im.add_argument('--decode', action='store_true',
+                    help='decode every image (finds corrupt and truncated files; slower)')
+    common(im)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    note = ''
+    note, unit, check = '', 'videos', None
     try:
-        if args.dataset == 'folder':
+        if args.dataset == 'images':
+            roots = {s: r for s, r in (('train', args.train_root), ('val', args.val_root)) if r}
+            if not roots:
+                parser.error('give --train-root and/or --val-root')
+            names = resolve_class_names(dict(class_names_file=args.classes))[1]
+            splits, names = image_splits(
+                roots, {s: getattr(args, f'{s}_layout') for s in roots},
+                {s: getattr(args, f'{s}_ann') for s in roots}, args.meta, names)
+            root = os.path.commonpath([os.path.abspath(r) for r in roots.values()])
+            unit, check = 'or unreadable images', \
+                (lambda path: read_image(path, draft=True)) if args.decode else check_image
+        elif args.dataset == 'folder':
             roots = {s: r for s, r in (('train', args.train_root), ('val', args.val_root)) if r}
             if not roots:
                 parser.error('give --train-root and/or --val-root')
@@ -112,12 +146,12 @@ def main(argv: list[str] | None = None) -> int:
             root = None
         elif args.data_prefix:
             root = args.data_prefix
-        summaries = write_lists(splits, names, args.out, root=root,
+        summaries = write_lists(splits, names, args.out, root=root, check=check,
                                 rawframes=args.dataset == 'sthv1', progress=not args.no_progress)
     except (AnnotationError, ValueError) as exc:
         print(f'error: {exc}', file=sys.stderr)
         return 1
-    print(format_summary(summaries, args.out, len(names), note))
+    print(format_summary(summaries, args.out, len(names), note, unit))
     print(f'data_prefix for these lists: {root}' if root else 'list paths are absolute')
     return 0
 

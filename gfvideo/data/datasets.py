@@ -72,6 +72,8 @@ class VideoDataset(Dataset):
         backend: video backend, ``'auto'``, ``'decord'`` or ``'pyav'``.
         filename_tmpl, frame_start: JPEG names in frame folders (1-based ``00001.jpg``).
         records: the clips themselves instead of an annotation file.
+        class_names: the class names in index order, for ``records`` whose loader found
+            them (``ImageDataset``'s layouts); they take the place of the files above.
     """
 
     def __init__(self, ann_file: str | None, pipeline: Sequence[dict | Callable], data_prefix: str = '',
@@ -80,7 +82,8 @@ class VideoDataset(Dataset):
                  labels_file: str | None = None, class_names_file: str | None = None,
                  max_retries: int = 10, dense_interval: int | None = None, backend: str = 'auto',
                  filename_tmpl: str = '{:05d}.jpg', frame_start: int = 1,
-                 records: Sequence[VideoRecord] | None = None) -> None:
+                 records: Sequence[VideoRecord] | None = None,
+                 class_names: Sequence[str] | None = None) -> None:
         if sampling not in ('segments', 'dense'):
             raise ValueError(f"sampling must be 'segments' or 'dense', got {sampling!r}")
         if twice_sample and (not test_mode or sampling != 'segments'):
@@ -115,8 +118,10 @@ class VideoDataset(Dataset):
             raise ValueError(f"ann_format must be 'list' or 'sthv2', got {ann_format!r}")
         if not self.records:
             raise AnnotationError(f'{self.ann_file}: no clips')
-        _, names = resolve_class_names(dict(ann_format=ann_format, labels_file=labels_file,
-                                            class_names_file=class_names_file))
+        names = class_names
+        if names is None:
+            _, names = resolve_class_names(dict(ann_format=ann_format, labels_file=labels_file,
+                                                class_names_file=class_names_file))
         top = max(r.label for r in self.records)
         if names is None:
             names = [str(i) for i in range(top + 1)]
@@ -140,7 +145,7 @@ class VideoDataset(Dataset):
             epoch, index = 0, int(key)
             if not self.test_mode and not self._warned_epochless:
                 self._warned_epochless = True
-                print_log('VideoDataset got a bare index in training mode: every epoch will '
+                print_log(f'{type(self).__name__} got a bare index in training mode: every epoch will '
                           'reuse epoch 0\'s random frames and crops; use EpochSampler',
                           logger='current', level=logging.WARNING)
         n = len(self.records)
@@ -167,17 +172,21 @@ class VideoDataset(Dataset):
         record = VideoRecord(path=os.fspath(path), label=label, clip_id=Path(path).stem)
         return cls(None, records=[record], **kwargs)
 
+    def _read(self, record: VideoRecord, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, int]:
+        """The clip's chosen frames ``[N, H, W, 3]``, their indices and the clip's frame count."""
+        with ClipSource(record.path, self.backend, num_frames=record.num_frames,
+                        filename_tmpl=self.filename_tmpl, frame_start=self.frame_start) as source:
+            num = source.num_frames
+            inds = self._choose(num, rng)
+            return source.read(inds), inds, num
+
     def load(self, index: int, epoch: int = 0) -> dict:
         """Load clip ``index`` itself, with no replacement: ``dict(inputs, label, clip_id,
         index, num_views, frame_inds, num_frames)`` (``num_frames``: the clip's frame count).
         Raises DecodeError when it can't be decoded."""
         record = self.records[index]
         rng = clip_rng(self.seed, epoch, index)
-        with ClipSource(record.path, self.backend, num_frames=record.num_frames,
-                        filename_tmpl=self.filename_tmpl, frame_start=self.frame_start) as source:
-            num = source.num_frames
-            inds = self._choose(num, rng)
-            imgs = source.read(inds)
+        imgs, inds, num = self._read(record, rng)
         results = dict(imgs=imgs, label=record.label, clip_id=record.clip_id, frame_inds=inds,
                        num_frames=num, filename=record.path, rng=rng, epoch=epoch, index=index,
                        test_mode=self.test_mode, num_views=2 if self.twice_sample else 1)

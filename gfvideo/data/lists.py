@@ -7,7 +7,7 @@ makes published numbers unreproducible without anyone noticing.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,9 +16,10 @@ from tqdm import tqdm
 from .annotations import (VIDEO_EXTS, VideoRecord, load_class_folders, load_kinetics400,
                           load_sthv1, load_sthv2, write_class_names)
 from .decoding import DecodeError, count_frame_folder
+from .images import load_images
 
 __all__ = ['SplitSummary', 'write_lists', 'sthv1_splits', 'sthv2_splits',
-           'kinetics400_splits', 'folder_splits', 'format_summary']
+           'kinetics400_splits', 'folder_splits', 'image_splits', 'format_summary']
 
 MISSING_FILE = 'missing.txt'
 CLASSES_FILE = 'classes.txt'
@@ -45,15 +46,16 @@ def _list_path(path: str, root: str | None) -> str:
 
 def write_lists(splits: Mapping[str, list[VideoRecord]], class_names: list[str],
                 out_dir: str | os.PathLike, *, root: str | os.PathLike | None = None,
-                rawframes: bool = False, progress: bool = True) -> list[SplitSummary]:
+                rawframes: bool = False, progress: bool = True,
+                check: Callable[[str], object] | None = None) -> list[SplitSummary]:
     """Write ``<split>.txt`` for each split, ``classes.txt`` and ``missing.txt``.
 
     Video lists hold ``path label``; with ``rawframes`` the records are frame folders
     and lines are ``frame_dir num_frames label`` (frames counted as ``{:05d}.jpg``).
     Paths are relative to ``root`` (the ``data_prefix`` to train with) or absolute.
-    Records whose file/folder does not exist, or frame folders without frames, are
-    left out of the lists and written to ``missing.txt`` as
-    ``split<TAB>clip_id<TAB>reason<TAB>path``.
+    Records whose file/folder does not exist, frame folders without frames, and files
+    ``check(path)`` rejects (a DecodeError: an image that does not decode) are left out of
+    the lists and written to ``missing.txt`` as ``split<TAB>clip_id<TAB>reason<TAB>path``.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -67,6 +69,12 @@ def write_lists(splits: Mapping[str, list[VideoRecord]], class_names: list[str],
             if not os.path.exists(rec.path):
                 summary.missing.append((rec, 'not found'))
                 continue
+            if check is not None:
+                try:
+                    check(rec.path)
+                except DecodeError as exc:
+                    summary.missing.append((rec, exc.reason))
+                    continue
             if rawframes:
                 try:
                     num = count_frame_folder(rec.path)
@@ -91,7 +99,7 @@ def write_lists(splits: Mapping[str, list[VideoRecord]], class_names: list[str],
 
 
 def format_summary(summaries: list[SplitSummary], out_dir: str | os.PathLike,
-                   num_classes: int, note: str = '') -> str:
+                   num_classes: int, note: str = '', unit: str = 'videos') -> str:
     """A few human-readable lines: per split rows / listed / missing, and where things went."""
     out = Path(out_dir)
     lines = [f'{num_classes} classes -> {out / CLASSES_FILE}' + (f' ({note})' if note else '')]
@@ -99,7 +107,7 @@ def format_summary(summaries: list[SplitSummary], out_dir: str | os.PathLike,
         lines.append(f'{s.split:5s}: {s.rows} rows, {s.listed} listed -> {s.list_file}, '
                      f'{len(s.missing)} missing')
     total = sum(len(s.missing) for s in summaries)
-    lines.append(f'missing videos: {total} (left out of the lists; see {out / MISSING_FILE})')
+    lines.append(f'missing {unit}: {total} (left out of the lists; see {out / MISSING_FILE})')
     return '\n'.join(lines)
 
 
@@ -139,4 +147,20 @@ def folder_splits(roots: Mapping[str, str], exts: tuple[str, ...] = VIDEO_EXTS
     splits, names = {}, None
     for split, root in roots.items():
         splits[split], names = load_class_folders(root, exts, class_names=names)
+    return splits, names
+
+
+def image_splits(roots: Mapping[str, str], layouts: Mapping[str, str],
+                 ann_files: Mapping[str, str | None], meta_file: str | None = None,
+                 class_names: list[str] | None = None
+                 ) -> tuple[dict[str, list[VideoRecord]], list[str]]:
+    """Images in any of ``images.LAYOUTS`` per split: class names ``class_names``, else
+    the first split's (train when given), reused for the rest so indices agree."""
+    splits, names = {}, class_names
+    for split, root in roots.items():
+        splits[split], names = load_images(root, layouts[split], ann_files.get(split),
+                                           meta_file, class_names=names)
+        if names is None:
+            raise ValueError(f'{split}: a "path label" list names no classes: give the class '
+                             f'names file')
     return splits, names

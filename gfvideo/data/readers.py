@@ -3,6 +3,8 @@
 - :class:`DecordReader`: a file opened with decord; fast seeking, one ``get_batch`` per read.
 - :class:`PyAVReader`: a file decoded with PyAV, sequentially and tolerantly (undecodable
   packets are skipped, a truncated container ends the stream).
+- :func:`read_image` / :func:`check_image`: one image file (a frame of a folder, or an image
+  dataset's sample), decoded / its header read.
 - :func:`read_frame_folder` / :func:`count_frame_folder`: JPEG frame folders.
 
 Which reader serves a request, and when decord hands over to PyAV, is decided in one place,
@@ -11,14 +13,15 @@ Which reader serves a request, and when decord hands over to PyAV, is decided in
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import av
 import numpy as np
 
 __all__ = ['DecodeError', 'short_reason', 'check_file', 'as_indices', 'decord_available',
-           'DecordReader', 'PyAVReader', 'read_frame_folder', 'count_frame_folder']
+           'DecordReader', 'PyAVReader', 'read_image', 'check_image', 'read_frame_folder',
+           'count_frame_folder']
 
 
 class DecodeError(RuntimeError):
@@ -255,7 +258,43 @@ class PyAVReader:
         return header if exact else self.count_decodable()
 
 
-# ----------------------------------------------------------------------------- frame folders
+# ----------------------------------------------------------------------------- images, frame folders
+
+def _open_image(path: str | os.PathLike, use: Callable[[Any], Any]) -> Any:
+    """``use(PIL image)`` for a non-empty file; any PIL failure (OSError, SyntaxError,
+    ValueError, EOFError or its decompression-bomb error) as DecodeError."""
+    from PIL import Image
+
+    path = os.fspath(path)
+    check_file(path)
+    try:
+        with Image.open(path) as img:
+            return use(img)
+    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as exc:
+        raise DecodeError(path, f'cannot read image ({short_reason(exc)})') from exc
+
+
+def read_image(path: str | os.PathLike, draft: bool = False) -> np.ndarray:
+    """Decode one image file with PIL, as uint8 RGB ``[H, W, 3]`` (any mode converted).
+
+    DecodeError for a missing, empty, non-image, corrupt or truncated file. ``draft``: let
+    JPEGs decode at 1/8 scale (every byte is still read, so truncation is still found): a
+    quicker check that a file decodes, not for training.
+    """
+    def decode(img: Any) -> np.ndarray:
+        if draft:
+            img.draft('RGB', (max(1, img.width // 8), max(1, img.height // 8)))
+        return np.asarray(img.convert('RGB'))
+
+    return _open_image(path, decode)
+
+
+def check_image(path: str | os.PathLike) -> None:
+    """DecodeError unless ``path`` is a non-empty file whose header PIL recognises (and,
+    for formats that can, ``verify()`` accepts): finds empty and non-image files without
+    decoding; a truncated JPEG needs :func:`read_image`."""
+    _open_image(path, lambda img: img.verify())
+
 
 def read_frame_folder(folder: str | os.PathLike, indices: Sequence[int] | np.ndarray,
                       template: str = '{:05d}.jpg', start: int = 1) -> np.ndarray:
@@ -264,19 +303,10 @@ def read_frame_folder(folder: str | os.PathLike, indices: Sequence[int] | np.nda
     Returns uint8 RGB ``[len(indices), H, W, 3]``; each distinct frame is decoded once.
     Raises DecodeError for a missing or unreadable image or mismatched frame sizes.
     """
-    from PIL import Image
-
     folder = os.fspath(folder)
     idx = as_indices(indices)
     uniq, inverse = np.unique(idx, return_inverse=True)
-    frames = []
-    for i in uniq.tolist():
-        file = os.path.join(folder, template.format(i + start))
-        try:
-            with Image.open(file) as img:
-                frames.append(np.asarray(img.convert('RGB')))
-        except (OSError, ValueError) as exc:
-            raise DecodeError(file, f'cannot read frame ({short_reason(exc)})') from exc
+    frames = [read_image(os.path.join(folder, template.format(i + start))) for i in uniq.tolist()]
     if len({f.shape for f in frames}) != 1:
         raise DecodeError(folder, 'frames have different sizes')
     return np.ascontiguousarray(np.stack(frames)[inverse])
