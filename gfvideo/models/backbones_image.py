@@ -121,7 +121,7 @@ class RegNetTSM(TSMBackbone):
             self._add_shifts([b for stage in self.trunk_output for b in stage], fold_div)
 
     def stages(self) -> list[list[nn.Module]]:
-        """The stem and stage 1's blocks, then each stage's blocks (entered: ``AnyStage`` is a subclass of Sequential)."""
+        """Stem and stage 1, then stages 2-4, as blocks (``_run`` enters only exact ``nn.Sequential`` s)."""
         blocks = [list(stage) for stage in self.trunk_output]
         return [[self.stem, *blocks[0]], *blocks[1:]]
 
