@@ -10,9 +10,10 @@ Shift placement (docs/references.md#tsm-temporal-shift): ResNet, on the residual
 every block; MobileNetV2, MobileNetV3 and EfficientNet, at the input of the residual
 branch of every inverted-residual block that has a residual connection: before the first
 (expanding) pointwise conv. A block without an expansion conv that has a residual (the
-first block of MobileNetV3-Large; EfficientNet-B0's only such block changes width, so it
-has no residual and no shift) starts with its depthwise conv: the shift still goes at the
-branch input, before that depthwise conv, so the identity path stays untouched.
+first block of MobileNetV3-Large, the second of EfficientNet-B2 / B3; B0's only such block
+changes width, so it has no residual and no shift) starts with its depthwise conv: the shift
+still goes at the branch input, before that depthwise conv, so the identity path stays untouched.
+DenseNet and RegNet live in ``backbones_image.py``.
 """
 from __future__ import annotations
 
@@ -241,16 +242,25 @@ class ShiftMBConv(_ShiftSlot, tv_efficientnet.MBConv):
         return self.block(x), None
 
 
+# torchvision's (width, depth) multipliers of the EfficientNet variants gfvideo registers
+_EFFICIENTNET_SCALES = {'efficientnet_b0': (1.0, 1.0), 'efficientnet_b2': (1.1, 1.2), 'efficientnet_b3': (1.2, 1.4)}
+
+
 class EfficientNetTSM(_FeatureStages):
-    """torchvision's EfficientNet-B0 features (last conv: 1280 channels); ``width`` multiplies widths."""
+    """torchvision's EfficientNet features of ``arch`` (B0: last conv 1280 channels, B2: 1408, B3: 1536).
+
+    ``width`` multiplies the variant's own width multiplier (tiny models); every variant has
+    the same 9 feature modules, so the stage cuts are shared.
+    """
 
     stage_ends = (3, 4, 6, 9)
 
     def __init__(self, width: float = 1.0, shift: bool = True, fold_div: int = 8,
-                 stochastic_depth_prob: float = 0.2) -> None:
+                 stochastic_depth_prob: float = 0.2, arch: str = 'efficientnet_b0') -> None:
         super().__init__()
-        setting, last_channel = tv_efficientnet._efficientnet_conf('efficientnet_b0', width_mult=width,
-                                                                    depth_mult=1.0)
+        width_mult, depth_mult = _EFFICIENTNET_SCALES[arch]
+        setting, last_channel = tv_efficientnet._efficientnet_conf(arch, width_mult=width_mult * width,
+                                                                    depth_mult=depth_mult)
         for cnf in setting:
             cnf.block = ShiftMBConv
         net = tv_efficientnet.EfficientNet(setting, dropout=0.2, stochastic_depth_prob=stochastic_depth_prob,
