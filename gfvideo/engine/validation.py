@@ -72,10 +72,12 @@ def check_dataset_fits_model(model: Mapping, key: str, dataset: Mapping) -> None
     A model without ``num_frames`` / ``input_size`` skips that check.
     """
     from gfvideo.data import VideoDataset, build_pipeline
+    from gfvideo.registry import DATASETS
 
     num_frames, size = model.get('num_frames'), model.get('input_size')
-    default = inspect.signature(VideoDataset).parameters['num_segments'].default
-    segments = dataset.get('num_segments', default)
+    # the dataset class's own default: 8 for videos; an ImageDataset has no such key (1 frame)
+    param = inspect.signature(DATASETS.get(dataset.get('type', '')) or VideoDataset).parameters.get('num_segments')
+    segments = dataset.get('num_segments', 1 if param is None else param.default)
     if num_frames is not None and segments != num_frames:
         raise ConfigError(f'{key}.num_segments={segments} but model.num_frames={num_frames}: '
                           f'each clip (view) must hold the frames the model takes')
