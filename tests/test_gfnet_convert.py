@@ -19,6 +19,7 @@ from gfvideo.models import GlanceFocusRecognizer
 from gfvideo.models.convert import ConversionError
 from gfvideo.models.convert_gfnet import from_gfnet, gfnet_config, gfnet_thresholds
 from gfvideo.models.crop import patch_boxes
+from gfvideo.models.policy import Action, Observation
 
 FIXTURE = Path(__file__).parent / 'fixtures' / 'gfnet_r50.json'
 ROOT = Path(__file__).resolve().parents[1]
@@ -150,3 +151,34 @@ def test_tool_writes_model_config_and_thresholds(tmp_path):
     assert model['aggregator'] == dict(type='gfnet_gru', hidden=8) and model['focus']['rounding'] == 'floor'
     budget, rule = load_thresholds(tmp_path / 'out.pth', 1.0)
     assert budget == 1.1 and rule.thresholds == [0.5, pytest.approx(0.4), 0.0] and rule.score == 'max_prob'
+
+
+def tiny_gfnet() -> GlanceFocusRecognizer:
+    torch.manual_seed(0)
+    return GlanceFocusRecognizer(
+        num_classes=10, num_frames=1, input_size=64, num_steps=3, frames_per_step=1, revisit=True,
+        glance=dict(backbone='resnet18', width=8, size=32, feature_stage=4, min_cells=1,
+                    resize=dict(mode='bicubic', align_corners=True, antialias=False)),
+        focus=dict(backbone='resnet18', width=8, patch=32, rounding='floor'),
+        policy=dict(type='gfnet', map_size=1, hidden=16), aggregator=dict(type='gfnet_gru', hidden=16))
+
+
+def test_gfnet_policy_with_exits_and_ppo_rescoring():
+    model, x = tiny_gfnet(), torch.randn(4, 1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    model._step_costs = [0.0] * model.num_exits
+    with torch.no_grad():
+        full = model.eval().run(x)
+    # rows leaving early keep the others' recurrent policy state: same logits for the rest
+    with torch.no_grad():
+        probs = full.logits[1].softmax(-1).amax(-1)
+        cut = float(probs.median())
+        early = model.run(x, thresholds=[1.0, cut, 1.0, 0.0])
+    stay = early.exit_index > 1
+    assert 0 < int(stay.sum()) < 4
+    assert torch.allclose(early.final_logits[stay], full.logits[-1][stay], atol=1e-5)
+    # PPO: the stored actions re-scored in one batch give the log-probabilities of the episode
+    episode = model.train().run(x)
+    old = torch.cat([a.log_prob for a in episode.actions])
+    obs = Observation.cat([s.observation for s in episode.focus_steps])
+    new = model.policy(obs, 1, action=Action.cat(episode.actions))
+    assert torch.allclose(new.log_prob, old, atol=1e-5) and new.value.shape == old.shape
