@@ -1,5 +1,5 @@
 """Models: TSM backbones, crops, policies, aggregators, objectives, recognizers."""
-from . import objectives, ppo  # noqa: F401  (register the objectives)
+from . import gfnet, objectives, ppo  # noqa: F401  (register the objectives and GFNet's parts)
 from . import backbones_image  # noqa: F401  (register DenseNet, EfficientNet-B2/B3, RegNetY)
 from .backbones import build_backbone, list_backbones
 from .base import Recognizer

@@ -9,6 +9,11 @@ the frame at ``left + i + 0.5`` in continuous coordinates (pixel centres, i.e.
 ``align_corners=False``), so at integer ``left`` the differentiable crop returns exactly
 the pixels the hard crop copies.
 
+The hard crop rounds the continuous corner to the nearest pixel by default;
+``rounding='floor'`` takes its floor instead, which is GFNet's convention (its patch starts
+at ``floor(a * (S - P))``, ``a`` in ``[0, 1]`` being the same linear position as here;
+docs/references.md#gfnet-pytorch-checkpoints).
+
 Both crops read only the patch's pixels (one batched gather / ``grid_sample``, no
 per-sample Python loop, no copy of whole frames).
 """
@@ -25,21 +30,28 @@ def patch_origins(centers: torch.Tensor, frame_hw: tuple[int, int], patch: int) 
     return centers.clamp(0, 1) * span
 
 
-def patch_boxes(centers: torch.Tensor, frame_hw: tuple[int, int], patch: int) -> torch.Tensor:
-    """Integer boxes ``[..., 4]`` (x0, y0, x1, y1) that :func:`hard_crop` cuts."""
-    origin = patch_origins(centers, frame_hw, patch).round().long()
+ROUNDINGS = ('round', 'floor')
+
+
+def patch_boxes(centers: torch.Tensor, frame_hw: tuple[int, int], patch: int,
+                rounding: str = 'round') -> torch.Tensor:
+    """Integer boxes ``[..., 4]`` (x0, y0, x1, y1) that :func:`hard_crop` cuts (``rounding``: 'round' or 'floor')."""
+    if rounding not in ROUNDINGS:
+        raise ValueError(f'rounding must be one of {ROUNDINGS}, got {rounding!r}')
+    origin = patch_origins(centers, frame_hw, patch)
+    origin = (origin.floor() if rounding == 'floor' else origin.round()).long()
     return torch.cat([origin, origin + patch], dim=-1)
 
 
 def hard_crop(frames: torch.Tensor, centers: torch.Tensor, patch: int,
-              index: torch.Tensor | None = None) -> torch.Tensor:
+              index: torch.Tensor | None = None, rounding: str = 'round') -> torch.Tensor:
     """Copy ``P x P`` patches out of ``frames`` ``[M, C, H, W]``.
 
     ``centers`` ``[R, 2]``; patch ``r`` comes from frame ``index[r]`` (default ``r``).
     Returns ``[R, C, P, P]``.
     """
     h, w = frames.shape[-2:]
-    x0, y0 = patch_boxes(centers, (h, w), patch)[:, :2].unbind(-1)
+    x0, y0 = patch_boxes(centers, (h, w), patch, rounding)[:, :2].unbind(-1)
     offsets = torch.arange(patch, device=frames.device)
     rows = (y0[:, None] + offsets)[:, :, None]   # [R, P, 1]
     cols = (x0[:, None] + offsets)[:, None, :]   # [R, 1, P]
@@ -68,6 +80,8 @@ def differentiable_crop(frames: torch.Tensor, centers: torch.Tensor, patch: int,
 
 
 def crop(frames: torch.Tensor, centers: torch.Tensor, patch: int, differentiable: bool,
-         index: torch.Tensor | None = None) -> torch.Tensor:
-    """Dispatch to :func:`differentiable_crop` or :func:`hard_crop`."""
-    return (differentiable_crop if differentiable else hard_crop)(frames, centers, patch, index)
+         index: torch.Tensor | None = None, rounding: str = 'round') -> torch.Tensor:
+    """Dispatch to :func:`differentiable_crop` or :func:`hard_crop` (``rounding``: the hard crop's)."""
+    if differentiable:
+        return differentiable_crop(frames, centers, patch, index)
+    return hard_crop(frames, centers, patch, index, rounding)

@@ -59,17 +59,39 @@ from ..registry import POLICIES
 
 @dataclass
 class Observation:
-    """What a policy reads before a focus step (rows still running)."""
+    """What a policy reads before a focus step (rows still running).
+
+    Two optional fields serve recurrent policies that read what the previous step saw
+    (GFNet's, :mod:`gfvideo.models.gfnet`); the recognizer fills ``previous_maps`` only for
+    a policy whose ``reads_previous_maps`` is true, and passes ``Action.policy_state`` on.
+    """
     glance_maps: torch.Tensor     # [B, N, C, h, w]
     state: torch.Tensor           # [B, H] aggregator state after the steps so far
     looks: torch.Tensor           # [B, N] long: times each frame has been focused
     available: torch.Tensor       # [B, N] bool: frames this step may pick
+    # the feature maps the previous step produced: the glance's (glance_maps) before the
+    # first focus step, after it the focus network's maps of the previous step's looks [B, K, C', h', w']
+    previous_maps: torch.Tensor | None = None
+    policy_state: torch.Tensor | None = None   # [B, ...] the policy's own state after the previous step; None: initial
 
     @staticmethod
     def cat(observations: list['Observation']) -> 'Observation':
-        """Several steps' observations as one batch (step-major), for re-scoring in one call."""
-        return Observation(*(torch.cat([getattr(o, f) for o in observations])
-                             for f in ('glance_maps', 'state', 'looks', 'available')))
+        """Several steps' observations as one batch (step-major), for re-scoring in one call.
+
+        ``previous_maps`` is kept where every step has maps of one shape (else None);
+        a missing ``policy_state`` (the first step's) becomes zeros shaped like the others'."""
+        fields = [torch.cat([getattr(o, f) for o in observations]) for f in ('glance_maps', 'state', 'looks', 'available')]
+        maps = [o.previous_maps for o in observations]
+        if any(m is None for m in maps) or len({m.shape[1:] for m in maps}) != 1:
+            previous = None
+        else:
+            previous = torch.cat(maps)
+        states = [o.policy_state for o in observations]
+        known = next((s for s in states if s is not None), None)
+        policy_state = None if known is None else torch.cat([
+            s if s is not None else known.new_zeros(o.state.shape[0], *known.shape[1:])
+            for o, s in zip(observations, states)])
+        return Observation(*fields, previous_maps=previous, policy_state=policy_state)
 
 
 @dataclass
@@ -81,6 +103,7 @@ class Action:
     value: torch.Tensor | None = None       # [B]
     entropy: torch.Tensor | None = None     # [B]
     frame_weights: torch.Tensor | None = None  # [B, K] straight-through weights (end to end)
+    policy_state: torch.Tensor | None = None   # [B, ...] a recurrent policy's state, for the next Observation
 
     @staticmethod
     def cat(actions: list['Action']) -> 'Action':
@@ -127,9 +150,11 @@ class Policy(nn.Module):
 
     ``end_to_end``: the centres train through the differentiable crop (the model then
     crops with :func:`gfvideo.models.crop.differentiable_crop` in training).
+    ``reads_previous_maps``: the policy reads ``Observation.previous_maps``.
     """
 
     end_to_end = False
+    reads_previous_maps = False   # True: the recognizer fills Observation.previous_maps
 
     def __init__(self, glance_channels: int = 0, state_channels: int = 0, patch_fraction: float = 0.5,
                  frames: str = 'fixed', generator: torch.Generator | None = None) -> None:

@@ -39,7 +39,7 @@ from ..registry import MODELS
 from .aggregator import build_aggregator
 from .backbones import TSMBackbone, build_backbone
 from .base import Recognizer
-from .crop import crop
+from .crop import ROUNDINGS, crop
 from .episode import Episode, Step
 from .objectives import build_objective
 from .policy import Action, Observation, Policy, build_policy
@@ -48,37 +48,52 @@ from .tsm import ShiftState, select_shift_rows
 
 
 class Glance(nn.Module):
-    """Downsample every frame to ``size x size`` and run the glance backbone over all N."""
+    """Downsample every frame to ``size x size`` and run the glance backbone over all N.
 
-    def __init__(self, backbone: TSMBackbone, size: int) -> None:
+    ``resize``: ``F.interpolate``'s ``mode``, ``align_corners`` and ``antialias`` (default
+    bilinear, antialiased; GFNet's glance is ``dict(mode='bicubic', align_corners=True,
+    antialias=False)``)."""
+
+    def __init__(self, backbone: TSMBackbone, size: int, resize: dict | None = None) -> None:
         super().__init__()
         self.backbone = backbone
         self.size = size
+        self.resize = dict(mode='bilinear', align_corners=False, antialias=True)
+        unknown = sorted(set(resize or {}) - set(self.resize))
+        if unknown:
+            raise ValueError(f'model.glance.resize: unknown keys {unknown}; choose from {sorted(self.resize)}')
+        self.resize.update(resize or {})
 
     def forward(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``frames`` ``[B, N, 3, H, W]`` -> maps ``[B, N, C, h, w]``, pooled ``[B, N, C']``."""
         b, n = frames.shape[:2]
         x = frames.flatten(0, 1)
         if x.shape[-1] != self.size or x.shape[-2] != self.size:
-            x = F.interpolate(x, size=(self.size, self.size), mode='bilinear', align_corners=False,
-                              antialias=True)
+            x = F.interpolate(x, size=(self.size, self.size), **self.resize)
         maps, pooled, _ = self.backbone(x, num_segments=n)
         return maps.view(b, n, *maps.shape[1:]), pooled.view(b, n, -1)
 
 
 class Focus(nn.Module):
-    """Cut the chosen patches and run the focus backbone on one step's looks."""
+    """Cut the chosen patches and run the focus backbone on one step's looks.
 
-    def __init__(self, backbone: TSMBackbone, patch: int) -> None:
+    ``rounding``: how the hard crop rounds the patch corner (:mod:`gfvideo.models.crop`;
+    ``'floor'`` is GFNet's)."""
+
+    def __init__(self, backbone: TSMBackbone, patch: int, rounding: str = 'round') -> None:
         super().__init__()
         self.backbone = backbone
         self.patch = patch
+        if rounding not in ROUNDINGS:
+            raise ValueError(f'model.focus.rounding must be one of {ROUNDINGS}, got {rounding!r}')
+        self.rounding = rounding
 
     def forward(self, frames: torch.Tensor, frame_ids: torch.Tensor, centers: torch.Tensor,
                 shift_state: ShiftState | None = None, differentiable: bool = False,
-                rows: torch.Tensor | None = None) -> tuple[torch.Tensor, ShiftState]:
+                rows: torch.Tensor | None = None, return_maps: bool = False):
         """``frames`` ``[B, N, 3, H, W]``, ``frame_ids`` ``[R, K]``, ``centers`` ``[R, K, 2]``
-        -> features ``[R, K, C]`` and the shift state for the next step.
+        -> features ``[R, K, C]`` and the shift state for the next step (and, with
+        ``return_maps``, the backbone's feature maps ``[R, K, C', h, w]`` third).
 
         ``rows`` ``[R]``: the clips of ``frames`` still running (default: all ``B``), so that
         rows leaving early never copy the full-resolution frames of those that stay."""
@@ -88,8 +103,10 @@ class Focus(nn.Module):
             rows = torch.arange(b, device=frames.device)
         flat_ids = (frame_ids + rows[:, None] * n).flatten()
         patches = crop(frames.flatten(0, 1), centers.flatten(0, 1), self.patch, differentiable,
-                       index=flat_ids).contiguous()
-        _, pooled, shift_state = self.backbone(patches, num_segments=k, shift_state=shift_state)
+                       index=flat_ids, rounding=self.rounding).contiguous()
+        maps, pooled, shift_state = self.backbone(patches, num_segments=k, shift_state=shift_state)
+        if return_maps:
+            return pooled.view(b, k, -1), shift_state, maps.view(b, k, *maps.shape[1:])
         return pooled.view(b, k, -1), shift_state
 
 
@@ -102,8 +119,11 @@ class GlanceFocusRecognizer(Recognizer):
         num_frames: frames per clip (N), all glanced at.
         input_size: side of the full-resolution frames the pipeline produces.
         glance: ``dict(backbone=name, size=px, pretrained=path, feature_stage=None, **backbone_kwargs)``;
-            ``feature_stage=None`` picks the deepest stage whose map keeps at least 4x4 cells.
-        focus: ``dict(backbone=name, patch=px, pretrained=path, **backbone_kwargs)``.
+            ``feature_stage=None`` picks the deepest stage whose map keeps at least ``min_cells``
+            (default 4) cells a side; ``resize=dict(mode=, align_corners=, antialias=)`` the
+            downsampling (:class:`Glance`).
+        focus: ``dict(backbone=name, patch=px, pretrained=path, rounding='round', **backbone_kwargs)``
+            (``rounding='floor'``: GFNet's patch corner, :mod:`gfvideo.models.crop`).
         policy: ``dict(type='learned'|'ppo'|'random'|'center'|<registered>, ...)``
             (``locator=`` is the old spelling of the same key).
         num_focus_frames, frames_per_step, num_steps, revisit: the focus schedule
@@ -141,8 +161,9 @@ class GlanceFocusRecognizer(Recognizer):
         check_sizes(input_size, glance_size, patch)
         self.schedule = FocusSchedule.from_config(num_frames, num_focus_frames, frames_per_step, num_steps, revisit)
 
-        self.glance = Glance(_build_glance_backbone(glance, glance_size), glance_size)
-        self.focus = Focus(build_backbone(focus.pop('backbone'), **focus), patch)
+        resize, rounding = glance.pop('resize', None), focus.pop('rounding', 'round')
+        self.glance = Glance(_build_glance_backbone(glance, glance_size), glance_size, resize)
+        self.focus = Focus(build_backbone(focus.pop('backbone'), **focus), patch, rounding)
         gc, fc = self.glance.backbone.out_channels, self.focus.backbone.out_channels
         self.aggregator = build_aggregator(aggregator, gc, fc, num_classes)
         self.generator = torch.Generator().manual_seed(seed)
@@ -228,6 +249,9 @@ class GlanceFocusRecognizer(Recognizer):
         shift_state: ShiftState | None = None
         policy = policy or self.policy
         differentiable = self.training and self.policy_module.end_to_end and policy is self.policy
+        # recurrent policies reading the previous step's maps (GFNet): the glance's before step 1
+        reads_maps = getattr(getattr(policy, 'module', policy), 'reads_previous_maps', False)
+        previous_maps, policy_state = (maps if reads_maps else None), None
         for t in range(1, self.num_exits):
             if rule is not None:
                 leaving = rule.leaves(logits, t - 1)
@@ -240,10 +264,15 @@ class GlanceFocusRecognizer(Recognizer):
                     rows, maps, pooled = rows[keep], maps[keep], pooled[keep]
                     state, looks = state[keep], looks[keep]
                     shift_state = select_shift_rows(shift_state, keep)
-            obs = Observation(glance_maps=maps, state=state, looks=looks, available=self.schedule.available(looks))
+                    previous_maps = None if previous_maps is None else previous_maps[keep]
+                    policy_state = None if policy_state is None else policy_state[keep]
+            obs = Observation(glance_maps=maps, state=state, looks=looks, available=self.schedule.available(looks),
+                              previous_maps=previous_maps, policy_state=policy_state)
             action = policy(obs, self.schedule.frames_at(t))
-            features, shift_state = self.focus(frames, action.frames, action.centers, shift_state, differentiable,
-                                               rows)
+            focused = self.focus(frames, action.frames, action.centers, shift_state, differentiable, rows,
+                                 return_maps=reads_maps)
+            features, shift_state = focused[:2]
+            previous_maps, policy_state = (focused[2] if reads_maps else None), action.policy_state
             if action.frame_weights is not None:  # straight-through frame choice (end to end)
                 features = features * action.frame_weights[..., None].to(features.dtype)
             glance_sel = pooled.gather(1, action.frames[:, :, None].expand(-1, -1, pooled.shape[-1]))
@@ -303,12 +332,13 @@ def check_sizes(input_size: int, glance_size: int, patch: int) -> None:
 
 
 def _build_glance_backbone(cfg: dict, size: int) -> TSMBackbone:
-    """Build the glance backbone; by default its feature map is the deepest stage with >= 4x4 cells."""
+    """Build the glance backbone; by default its feature map is the deepest stage with >= min_cells (4) a side."""
     name, stage = cfg.pop('backbone'), cfg.pop('feature_stage', None)
+    cells = cfg.pop('min_cells', 4)  # GFNet's policy reads the last stage's map whole (3x3 at 96 px): 1
     backbone = build_backbone(name, **cfg)
     if stage is None:
-        stage = max([s for s in (1, 2, 3, 4) if backbone.stage_size(size, s) >= 4], default=1)
-    if backbone.stage_size(size, stage) < 4:
-        raise ValueError(f'glance feature map of stage {stage} at {size}px is smaller than 4x4')
+        stage = max([s for s in (1, 2, 3, 4) if backbone.stage_size(size, s) >= cells], default=1)
+    if backbone.stage_size(size, stage) < cells:
+        raise ValueError(f'glance feature map of stage {stage} at {size}px is smaller than {cells}x{cells}')
     backbone.feature_stage = stage
     return backbone
