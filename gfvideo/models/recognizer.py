@@ -250,7 +250,7 @@ class GlanceFocusRecognizer(Recognizer):
         policy = policy or self.policy
         differentiable = self.training and self.policy_module.end_to_end and policy is self.policy
         # recurrent policies reading the previous step's maps (GFNet): the glance's before step 1
-        reads_maps = getattr(getattr(policy, 'module', policy), 'reads_previous_maps', False)
+        reads_maps = getattr(policy, 'module', policy).reads_previous_maps  # DDP wraps a trained policy
         previous_maps, policy_state = (maps if reads_maps else None), None
         for t in range(1, self.num_exits):
             if rule is not None:
