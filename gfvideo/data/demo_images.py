@@ -15,7 +15,7 @@ with the antialiased bilinear filter of ``Glance``, whose 8-tap triangle gives e
 a 4-px period the same weight) sees the object as a flat blob, the brightest of the squares:
 it can tell *where* the object is, not *which* texture it carries (at most 1/5 right). A
 full-resolution patch on the object shows the texture at once; a patch placed at random
-mostly misses it (the object covers 1/64 of the image).
+mostly misses it (the object covers 1/28 of the image).
 
 Layout written by :func:`make_image_demo_dataset` (ImageNet's train layout, one folder per
 class, for each split)::
@@ -42,10 +42,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .demo import GLANCE_FACTOR, TEXTURE_PERIOD, _check_size, _smooth_field, _to_uint8, object_size
+from .demo import GLANCE_FACTOR, TEXTURE_PERIOD, _check_size, _smooth_field, _to_uint8
 
-__all__ = ['IMAGE_CLASS_NAMES', 'IMAGE_FLIP_LABEL_MAP', 'IMAGE_SPLITS', 'render_image',
-           'make_image_demo_dataset']
+__all__ = ['IMAGE_CLASS_NAMES', 'IMAGE_FLIP_LABEL_MAP', 'IMAGE_SPLITS', 'image_object_size',
+           'image_texture', 'render_image', 'make_image_demo_dataset']
 
 # Sorted, so that ImageDataset's class folders (sorted names) and classes.txt agree.
 IMAGE_CLASS_NAMES = ('anti_diagonal_stripes', 'checkerboard', 'diagonal_stripes',
@@ -55,6 +55,12 @@ IMAGE_CLASS_NAMES = ('anti_diagonal_stripes', 'checkerboard', 'diagonal_stripes'
 IMAGE_FLIP_LABEL_MAP = {'anti_diagonal_stripes': 'diagonal_stripes',
                         'diagonal_stripes': 'anti_diagonal_stripes'}
 IMAGE_SPLITS = ('train', 'val', 'test')
+
+
+def image_object_size(size: int) -> int:
+    """Side of the object and of the distractors in px: about 3/16 of the image (24 px at 128),
+    a multiple of 4, at least 8."""
+    return max(8, GLANCE_FACTOR * int(round(3 * size / (16 * GLANCE_FACTOR))))
 
 
 def image_texture(name: str, side: int, phase_y: int, phase_x: int) -> np.ndarray:
@@ -86,8 +92,8 @@ def render_image(rng: np.random.Generator, label: int, size: int = 128) -> tuple
     label = int(label)
     if not 0 <= label < len(IMAGE_CLASS_NAMES):
         raise ValueError(f'label must be in [0, {len(IMAGE_CLASS_NAMES)}), got {label}')
-    side, g = object_size(size), GLANCE_FACTOR
-    cells, cell_side = size // g, object_size(size) // g
+    side, g = image_object_size(size), GLANCE_FACTOR
+    cells, cell_side = size // g, side // g
 
     # Colours as in the video demo (integers, so the two texture colours still average
     # exactly after rounding): the object is its mean colour +- a grey contrast, that mean
@@ -158,7 +164,7 @@ def make_image_demo_dataset(out_dir: str | os.PathLike, *, seed: int = 0, num_tr
     summary = dict(out_dir=str(out), num_classes=len(IMAGE_CLASS_NAMES), counts=counts,
                    per_class=per_class, seconds=round(time.perf_counter() - t0, 3))
     meta = dict(seed=int(seed), size=int(size), format='png', glance_factor=GLANCE_FACTOR,
-                object_size=object_size(size), texture_period=TEXTURE_PERIOD,
+                object_size=image_object_size(size), texture_period=TEXTURE_PERIOD,
                 classes=list(IMAGE_CLASS_NAMES), flip_label_map=IMAGE_FLIP_LABEL_MAP, summary=summary)
     (out / 'meta.json').write_text(json.dumps(meta, indent=1) + '\n')
     return summary

@@ -9,7 +9,7 @@ model = dict(
     type='GlanceFocusRecognizer',
     num_classes=5, num_frames=1, input_size=128,
     glance=dict(backbone='resnet18', size=32, width=16),
-    focus=dict(backbone='resnet18', patch=32, width=16),
+    focus=dict(backbone='resnet18', patch=48, width=16),
     # As configs/demo/glance_focus_e2e.py: the cell scores regress onto how well the model
     # told the class after a random patch there; no crop gradient into the centres.
     policy=dict(type='learned', hidden=32, temperature=0.1, crop_grad_scale=0.0),
@@ -18,6 +18,6 @@ model = dict(
     objective=dict(type='SupervisedExits', focus_branch='random', weights=dict(policy=1.0)),
 )
 
-max_epochs = 16
+max_epochs = 24
 train_cfg = dict(type='ResumableEpochBasedTrainLoop', max_epochs=max_epochs, val_interval=max_epochs)
 param_scheduler = [dict(type='CosineAnnealingLR', T_max=max_epochs, end=max_epochs, by_epoch=True, eta_min=1e-5)]
