@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from gfvideo.compute.exits import sidecar_path
-from gfvideo.data.demo_images import IMAGE_CLASS_NAMES, image_texture, make_image_demo_dataset, render_image
+from gfvideo.data.demo_images import IMAGE_CLASS_NAMES, image_texture, render_image
 from gfvideo.data.images import ImageDataset
 
 from .conftest import TINY_GLANCE_FOCUS, run_tool
@@ -21,9 +21,11 @@ CONFIG = 'configs/demo/images/gfnet_e2e.py'
 
 @pytest.fixture(scope='module')
 def tiny_images(tmp_path_factory):
-    """10 train / 5 val / 5 test images of 64x64 (8-px objects)."""
+    """10 train / 5 val / 5 test images of 64x64 (12-px objects), by the command line."""
     out = tmp_path_factory.mktemp('demo_images')
-    make_image_demo_dataset(out, seed=0, num_train=10, num_val=5, num_test=5, size=64)
+    proc = run_tool('data_prep/make_demo_dataset.py', '--images', '--out', str(out), '--num-train', '10',
+                    '--num-val', '5', '--num-test', '5', '--size', '64')
+    assert '10 train / 5 val / 5 test images' in proc.stdout
     return out
 
 

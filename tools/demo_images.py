@@ -2,7 +2,7 @@
 
 1. generate the image demo (``data_prep/make_demo_dataset.py --images``; skipped when it
 exists); 2. train GFNet end to end (``configs/demo/images/gfnet_e2e.py``: a 32x32 glance
-of the whole 128x128 image, then 3 focus steps of one 32x32 patch) and the static baseline
+of the whole 128x128 image, then 3 focus steps of one 48x48 patch) and the static baseline
 (the focus network on the whole image); 3. write the compute report (thresholds fitted on
 val for a range of budgets, applied to test, the baseline beside it, ``--latency 100``);
 4. run the test split with real early exit at the report's middle budget (``tools/test.py
@@ -41,6 +41,8 @@ def main() -> None:
     p.add_argument('--data', default='data/demo_images', help='image demo data folder')
     p.add_argument('--work-dir', default='work_dirs/demo_images', help='checkpoints, logs and reports')
     p.add_argument('--epochs', type=int, default=None, help="override the configs' training epochs")
+    p.add_argument('--reuse', action='store_true',
+                   help='do not train a model whose work dir already holds a last_checkpoint')
     args = p.parse_args()
     py = sys.executable
     times: dict[str, float] = {}
@@ -62,9 +64,12 @@ def main() -> None:
     for name, config in CONFIGS.items():
         wd = work / Path(config).stem
         t = time.time()
-        print(f'\n== training {name}: {config} (log: {wd}/train.log)', flush=True)
-        run([py, 'tools/train.py', config, '--work-dir', str(wd), '--cfg-options', *train_opts],
-            log=wd / 'train.log')
+        if args.reuse and (wd / 'last_checkpoint').exists():
+            print(f'\n== {name}: reusing {wd}', flush=True)
+        else:
+            print(f'\n== training {name}: {config} (log: {wd}/train.log)', flush=True)
+            run([py, 'tools/train.py', config, '--work-dir', str(wd), '--cfg-options', *train_opts],
+                log=wd / 'train.log')
         ckpts[name] = (config, (wd / 'last_checkpoint').read_text().strip())
         times[f'train {name}'] = time.time() - t
 
@@ -95,7 +100,7 @@ def main() -> None:
                  (('data_prefix', f'{data}/test'), ('class_names_file', f'{data}/classes.txt'))}
     gf_work = (ROOT / work / Path(gf_config).stem).resolve()
     learned = evaluate(gf_config, gf_work, data, data_options=test_opts)
-    random = evaluate(gf_config, gf_work, data, dict(type='random'), data_options=test_opts)
+    random = evaluate(gf_config, gf_work, data, dict(_delete_=True, type='random'), data_options=test_opts)
     times['random patches (test)'] = time.time() - t
 
     full, base, costs = summary['no_early_exit'], summary['baseline'], summary['exit_costs']

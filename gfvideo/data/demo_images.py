@@ -97,10 +97,13 @@ def render_image(rng: np.random.Generator, label: int, size: int = 128) -> tuple
 
     # Colours as in the video demo (integers, so the two texture colours still average
     # exactly after rounding): the object is its mean colour +- a grey contrast, that mean
-    # is the distractors' colour lifted by a grey offset.
-    contrast = np.rint(rng.uniform(40.0, 60.0))
-    mean = np.rint(rng.uniform(60.0, 130.0, size=3))
-    lift = np.rint(rng.uniform(45.0, 55.0))
+    # is the distractors' colour lifted by a grey offset. Without motion, brightness is the
+    # glance's only cue to where the object is, so the lift (60-70) exceeds anything the
+    # background or a distractor reaches above the base colour (at most 38 + 8 + 10 and 15):
+    # the object is always the brightest blob. Ranges keep every colour inside 0-255.
+    contrast = np.rint(rng.uniform(35.0, 45.0))
+    mean = np.rint(rng.uniform(50.0, 110.0, size=3))
+    lift = np.rint(rng.uniform(60.0, 70.0))
     bg_shift = rng.choice([-1.0, 1.0]) * rng.uniform(22.0, 38.0) + rng.uniform(-8.0, 8.0, size=3)
     canvas = mean + bg_shift + _smooth_field(rng, size, amplitude=10.0)        # [S, S, 3]
 
