@@ -1,9 +1,9 @@
 """Classify one video or image: ``python tools/infer.py CONFIG CHECKPOINT VIDEO [--out DIR] [--budget GFLOPS]``.
 
 VIDEO is a video file or a folder of JPEG frames, or an image file (PNG, JPEG, ...) for a
-config whose test dataset is an ``ImageDataset`` (GFNet on images); its clip is made as the config's test split
-makes its clips (sampling, views, test pipeline: see ``gfvideo.inference.load_clip``).
-Prints one JSON object: the top-5 classes, the exit taken, the frames and patches looked
+config whose test dataset is an ``ImageDataset`` (GFNet on images); its clip is made as the
+config's test split makes its clips (sampling, views, test pipeline: see
+``gfvideo.inference.load_clip``). Prints one JSON object: the top-5 classes, the exit taken, the frames and patches looked
 at per focus step (clip slots and video frame numbers), the GFLOPs spent and the wall
 time of decoding plus the model. ``--out DIR`` also writes ``DIR/<video stem>_focus.png``
 (the sampled frames with the focus boxes, numbered by step), an animated GIF (not for an
