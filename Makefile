@@ -1,10 +1,11 @@
 # Two commands do all set-up: `make demo` (the main job on the built-in demo data) and `make test`.
+# `make demo-images`: GFNet on images, on the built-in synthetic images (tools/demo_images.py).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.gfvideo-installed
 
-.PHONY: install demo test clean-demo
+.PHONY: install demo demo-images test clean-demo
 
 install: $(STAMP)
 
@@ -17,8 +18,11 @@ $(STAMP): setup.cfg pyproject.toml
 demo: $(STAMP)
 	$(BIN)/python tools/demo.py
 
+demo-images: $(STAMP)
+	$(BIN)/python tools/demo_images.py
+
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
 clean-demo:
-	rm -rf data/demo work_dirs/demo
+	rm -rf data/demo work_dirs/demo data/demo_images work_dirs/demo_images

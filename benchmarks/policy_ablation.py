@@ -47,15 +47,22 @@ def train(config: str, work: Path, seed: int, data: Path, epochs: int | None, lo
     return work
 
 
-def evaluate(config: str, work: Path, data: Path, policy: dict | None = None) -> dict:
+def evaluate(config: str, work: Path, data: Path, policy: dict | None = None,
+             data_options: dict | None = None) -> dict:
     """Top-1 (%) at exit 0, at the last exit and at every exit, GFLOPs per exit, and the patches'
-    hit rate (all steps, and per focus step), on the test split."""
+    hit rate (all steps, and per focus step), on the test split.
+
+    ``policy``: another policy for the same networks (e.g. ``dict(type='random')``).
+    ``data_options``: the ``--cfg-options`` pointing the test split at ``data`` (default: the
+    video demo's files; the image demo's are its ``test_dataloader.dataset.data_prefix`` and
+    ``class_names_file``); ``data/boxes.json`` gives the object's boxes either way."""
     from gfvideo.engine.runner import build_config, build_runner
     from gfvideo.report import collect
 
     ckpt = (work / 'last_checkpoint').read_text().strip()
-    opts = {f'test_dataloader.dataset.{k}': f'{data}/{v}' for k, v in
-            (('labels_file', 'labels.json'), ('data_prefix', 'videos'), ('ann_file', 'test.json'))}
+    opts = dict(data_options) if data_options is not None else {
+        f'test_dataloader.dataset.{k}': f'{data}/{v}' for k, v in
+        (('labels_file', 'labels.json'), ('data_prefix', 'videos'), ('ann_file', 'test.json'))}
     if policy is not None:
         opts['model.policy'] = policy
     cfg = build_config(config, work_dir=str(work / 'eval'), cfg_options=opts)

@@ -1,8 +1,9 @@
-"""Single-video inference: a checkpoint, one video file, one prediction with what it cost.
+"""Single-video inference: a checkpoint, one video file (or image), one prediction with what it cost.
 
 Used by ``tools/infer.py``. A clip is made exactly as the test split makes it: the config's
-test dataset (a ``VideoDataset`` in test mode, its annotation files left out) loads the one
-video file or frame folder, with its sampling (segment centres or a centred dense window,
+test dataset (a ``VideoDataset`` in test mode, its annotation files left out; an
+``ImageDataset`` for image configs, the image a 1-frame clip) loads the one
+video file, frame folder or image, with its sampling (segment centres or a centred dense window,
 twice sampling), frame names, backend, test pipeline and seed. The model then runs with
 early exit if an exit rule (or plain max-prob thresholds) is given, and the result says
 which frames and patches it looked at, step by step, in the clip's slots and in the
@@ -24,12 +25,12 @@ from mmengine.registry import DefaultScope
 from .compute.costs import model_exit_costs
 from .compute.exit_scores import ExitRule
 from .data.annotations import AnnotationError, resolve_class_names
-from .data.datasets import VideoDataset, dataset_config
+from .data.datasets import dataset_config
 from .engine.resume import CheckpointError, read_checkpoint
 from .engine.validation import check_dataset_fits_model
 from .models.base import Recognizer
 from .models.fuse import fuse_for_inference
-from .registry import MODELS
+from .registry import DATASETS, MODELS
 
 __all__ = ['InferenceError', 'Clip', 'default_device', 'load_model', 'load_clip', 'predict_clip',
            'analyse_video', 'infer_video', 'draw_focus']
@@ -122,8 +123,9 @@ def load_model(config: str, checkpoint: str, device: str | None = None,
 
 
 def load_clip(cfg: Config, num_frames: int | None, path: str | os.PathLike) -> Clip:
-    """The test split's clip of ``path`` (a video file or a frame folder), made by the
-    config's test dataset itself (:meth:`VideoDataset.for_path`, as its clip 0).
+    """The test split's clip of ``path`` (a video file or a frame folder; an image file for
+    an ``ImageDataset``), made by the config's test dataset class itself (its ``for_path``,
+    e.g. :meth:`VideoDataset.for_path`, as its clip 0).
 
     ``num_frames`` is the model's frames per view (``model.num_frames``, None: the config's):
     the dataset's frame count and its pipeline's crop size must fit the model (the rule of
@@ -140,7 +142,11 @@ def load_clip(cfg: Config, num_frames: int | None, path: str | os.PathLike) -> C
         model_cfg['num_frames'] = num_frames
     with DefaultScope.overwrite_default_scope('gfvideo'):
         check_dataset_fits_model(model_cfg, key, dataset_cfg)
-        sample = VideoDataset.for_path(dataset_cfg, path).load(0)
+        dataset_cls = DATASETS.get(dataset_cfg.get('type', 'VideoDataset'))
+        if dataset_cls is None or not hasattr(dataset_cls, 'for_path'):
+            raise InferenceError(f'{key}.type={dataset_cfg.get("type")!r}: not a dataset that loads '
+                                 f'one file (a VideoDataset or ImageDataset, with for_path)')
+        sample = dataset_cls.for_path(dataset_cfg, path).load(0)
     return Clip(path=os.fspath(path), inputs=sample['inputs'], frame_inds=sample['frame_inds'],
                 num_frames=sample['num_frames'], num_views=sample['num_views'])
 
@@ -219,9 +225,10 @@ def _title(result: dict) -> str:
             f"exit {result['exit']}, {result['gflops']:.4g} GFLOPs")
 
 
-def draw_focus(out_dir: str | os.PathLike, result: dict, clip: Clip, gif: bool = True) -> dict[str, str]:
+def draw_focus(out_dir: str | os.PathLike, result: dict, clip: Clip, gif: bool | None = None) -> dict[str, str]:
     """Write ``<stem>_focus.png`` (the sampled frames with the focus boxes, numbered by step),
-    ``<stem>_focus.gif`` (the same frames animated) and ``<stem>.json``; returns their paths."""
+    ``<stem>_focus.gif`` (the same frames animated; by default only for a clip of more than
+    one frame: an image gets the PNG alone) and ``<stem>.json``; returns their paths."""
     from .report.plots import example_clips
 
     out = Path(out_dir)
@@ -232,6 +239,8 @@ def draw_focus(out_dir: str | os.PathLike, result: dict, clip: Clip, gif: bool =
     png = out / f'{stem}_focus.png'
     example_clips(png, [dict(frames=frames, looks=result['looks'], title=_title(result))])
     written['png'] = str(png)
+    if gif is None:
+        gif = len(frames) > 1
     if gif:
         path = out / f'{stem}_focus.gif'
         _focus_gif(path, frames, result['looks'], result['sampled_frames'])

@@ -9,6 +9,7 @@ clips timed one at a time, fused, by the report's ``--latency``) side by side, a
 of report.html, the page to browse the clips in.
 
 Every phase is one of the ordinary command-line tools, run as a user would run it.
+The same job for GFNet on still images: ``tools/demo_images.py``.
 """
 from __future__ import annotations
 

@@ -1,11 +1,13 @@
-"""Classify one video: ``python tools/infer.py CONFIG CHECKPOINT VIDEO [--out DIR] [--budget GFLOPS]``.
+"""Classify one video or image: ``python tools/infer.py CONFIG CHECKPOINT VIDEO [--out DIR] [--budget GFLOPS]``.
 
-VIDEO is a video file or a folder of JPEG frames; its clip is made as the config's test split
-makes its clips (sampling, views, test pipeline: see ``gfvideo.inference.load_clip``).
-Prints one JSON object: the top-5 classes, the exit taken, the frames and patches looked
+VIDEO is a video file or a folder of JPEG frames, or an image file (PNG, JPEG, ...) for a
+config whose test dataset is an ``ImageDataset`` (GFNet on images); its clip is made as the
+config's test split makes its clips (sampling, views, test pipeline: see
+``gfvideo.inference.load_clip``). Prints one JSON object: the top-5 classes, the exit taken, the frames and patches looked
 at per focus step (clip slots and video frame numbers), the GFLOPs spent and the wall
 time of decoding plus the model. ``--out DIR`` also writes ``DIR/<video stem>_focus.png``
-(the sampled frames with the focus boxes, numbered by step), an animated GIF and the JSON.
+(the sampled frames with the focus boxes, numbered by step), an animated GIF (not for an
+image: one frame) and the JSON.
 A video that can't be decoded gives one line on stderr and exit status 1; a config whose test
 split doesn't fit the model (frames per clip, crop size), exit status 2.
 """
@@ -27,8 +29,8 @@ def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('config', help='config file path')
     p.add_argument('checkpoint', help='checkpoint file')
-    p.add_argument('video', help='video file or frame folder')
-    p.add_argument('--out', help='folder for <stem>_focus.png, <stem>_focus.gif and <stem>.json')
+    p.add_argument('video', help='video file or frame folder (an image file for an image config)')
+    p.add_argument('--out', help='folder for <stem>_focus.png, <stem>_focus.gif (videos) and <stem>.json')
     p.add_argument('--budget', type=float, help='early exit with the thresholds tools/report.py fitted for '
                    'the nearest budget (mean GFLOPs per clip; CHECKPOINT.exits.json); default: no early exit')
     p.add_argument('--device', choices=['cpu', 'cuda'], help=f'default: {default_device()} (cuda if available)')

@@ -96,8 +96,10 @@ def main() -> None:
     def load_frames(i: int):
         return dataset[table.indices[i]]['inputs'].permute(0, 2, 3, 1).numpy()
 
-    meta = dict(config=args.config, checkpoint=args.checkpoint, split=str(cfg.test_dataloader.dataset.ann_file),
-                held_out=str(cfg.val_dataloader.dataset.ann_file), frame_hw=[cfg.model.input_size] * 2)
+    # a split is named by its annotation file, or by its folder (an ImageDataset of class folders)
+    split_of = lambda d: str(d.get('ann_file') or d.get('data_prefix'))  # noqa: E731
+    meta = dict(config=args.config, checkpoint=args.checkpoint, split=split_of(cfg.test_dataloader.dataset),
+                held_out=split_of(cfg.val_dataloader.dataset), frame_hw=[cfg.model.input_size] * 2)
     summary = write_report(out, table, held_out, budgets, budget, dataset.metainfo.get('classes', []), meta,
                            baseline=baseline, load_frames=load_frames, num_examples=args.examples,
                            fit=args.fit, score=args.score, clock=clock, baseline_clock=baseline_clock)
