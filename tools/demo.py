@@ -38,6 +38,62 @@ def run(cmd: list[str], log: Path | None = None) -> None:
         sys.exit(f'failed ({proc.returncode}); see {log}:\n' + log.read_text()[-3000:])
 
 
+def epoch_options(epochs: int | None) -> list[str]:
+    """``--cfg-options`` training a demo config for ``epochs`` (None: as configured)."""
+    if not epochs:
+        return []
+    return [f'train_cfg.max_epochs={epochs}', f'train_cfg.val_interval={epochs}',
+            f'param_scheduler.0.T_max={epochs}', f'param_scheduler.0.end={epochs}']
+
+
+def train_all(configs: dict[str, str], work: Path, opts: list[str], times: dict[str, float],
+              reuse: bool = False) -> dict[str, tuple[str, str]]:
+    """Train each config through tools/train.py (``reuse``: keep a work dir's last checkpoint);
+    returns ``{name: (config, checkpoint)}``."""
+    py, ckpts = sys.executable, {}
+    for name, config in configs.items():
+        wd = work / Path(config).stem
+        t = time.time()
+        if reuse and (wd / 'last_checkpoint').exists():
+            print(f'\n== {name}: reusing {wd}', flush=True)
+        else:
+            print(f'\n== training {name}: {config} (log: {wd}/train.log)', flush=True)
+            run([py, 'tools/train.py', config, '--work-dir', str(wd), '--cfg-options', *opts], log=wd / 'train.log')
+        ckpts[name] = (config, (wd / 'last_checkpoint').read_text().strip())
+        times[f'train {name}'] = time.time() - t
+    return ckpts
+
+
+def report_and_test(model: tuple[str, str], baseline: tuple[str, str], work: Path, opts: list[str],
+                    times: dict[str, float], unit: str = 'clip') -> tuple[Path, dict, dict]:
+    """tools/report.py (100 clips timed), then tools/test.py with real early exit at the
+    report's operating budget; returns (report folder, summary, test metrics)."""
+    py, (config, ckpt) = sys.executable, model
+    t = time.time()
+    report = work / 'report'
+    print(f'\n== compute report (thresholds fitted on val, reported on test): {report}/summary.md', flush=True)
+    run([py, 'tools/report.py', config, ckpt, '--out', str(report), '--baseline', *baseline,
+         '--latency', '100', '--cfg-options', *opts], log=work / 'report.log')
+    summary = json.loads((report / 'summary.json').read_text())
+    times['report (val + test, both models)'] = time.time() - t
+    t = time.time()
+    budget = summary['operating_point']['budget']
+    metrics_file = work / 'test_early_exit.json'
+    print(f'== test with early exit at {budget:.4g} GFLOPs per {unit} (tools/test.py --budget)', flush=True)
+    run([py, 'tools/test.py', config, ckpt, '--budget', str(budget), '--out', str(metrics_file),
+         '--work-dir', str(work / 'test'), '--cfg-options', *opts], log=work / 'test.log')
+    times['test with early exit'] = time.time() - t
+    return report, summary, json.loads(metrics_file.read_text())
+
+
+def print_times(times: dict[str, float], report: Path) -> None:
+    print('\n== phase times')
+    for phase, seconds in times.items():
+        print(f'{phase:<36}{seconds:>8.1f} s')
+    print(f'{"total (after set-up)":<36}{sum(times.values()):>8.1f} s')
+    print(f'\nthe report to browse (open it in a browser; one file, works offline): {report / "report.html"}')
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--data', default='data/demo', help='demo data folder')
@@ -59,36 +115,10 @@ def main() -> None:
                  for split in ('train', 'val', 'test')
                  for key, value in (('ann_file', f'{split}.json'), ('data_prefix', 'videos'),
                                     ('labels_file', 'labels.json'))]
-    if args.epochs:
-        data_opts += [f'train_cfg.max_epochs={args.epochs}', f'train_cfg.val_interval={args.epochs}',
-                      f'param_scheduler.0.T_max={args.epochs}', f'param_scheduler.0.end={args.epochs}']
-    ckpts = {}
-    for name, config in CONFIGS.items():
-        wd = work / Path(config).stem
-        t = time.time()
-        print(f'\n== training {name}: {config} (log: {wd}/train.log)', flush=True)
-        run([py, 'tools/train.py', config, '--work-dir', str(wd), '--cfg-options', *data_opts],
-            log=wd / 'train.log')
-        ckpts[name] = (config, (wd / 'last_checkpoint').read_text().strip())
-        times[f'train {name}'] = time.time() - t
-
-    t = time.time()
-    gf_config, gf_ckpt = ckpts['glance-focus (e2e)']
-    report = work / 'report'
-    print(f'\n== compute report (thresholds fitted on val, reported on test): {report}/summary.md', flush=True)
-    run([py, 'tools/report.py', gf_config, gf_ckpt, '--out', str(report), '--baseline', *ckpts['static TSM'],
-         '--latency', '100', '--cfg-options', *data_opts], log=work / 'report.log')
-    summary = json.loads((report / 'summary.json').read_text())
-    times['report (val + test, both models)'] = time.time() - t
-
-    t = time.time()
+    data_opts += epoch_options(args.epochs)
+    ckpts = train_all(CONFIGS, work, data_opts, times)
+    report, summary, early = report_and_test(ckpts['glance-focus (e2e)'], ckpts['static TSM'], work, data_opts, times)
     budget = summary['operating_point']['budget']
-    metrics_file = work / 'test_early_exit.json'
-    print(f'== test with early exit at {budget:.4g} GFLOPs per clip (tools/test.py --budget)', flush=True)
-    run([py, 'tools/test.py', gf_config, gf_ckpt, '--budget', str(budget), '--out', str(metrics_file),
-         '--work-dir', str(work / 'test'), '--cfg-options', *data_opts], log=work / 'test.log')
-    early = json.loads(metrics_file.read_text())
-    times['test with early exit'] = time.time() - t
 
     full, base, costs = summary['no_early_exit'], summary['baseline'], summary['exit_costs']
     latency = summary['latency']
@@ -105,11 +135,7 @@ def main() -> None:
         print(f'{name:<34}{top1:>9.1f}{gflops:>13.4f}{gflops / base["mean_gflops"]:>10.2f}x{mean_exit:>11.2f}'
               f'{clip_ms:>9.2f}')
     print(f'\nbudget curve, plots and per-clip tables: {report}/summary.md')
-    print('\n== phase times')
-    for phase, seconds in times.items():
-        print(f'{phase:<36}{seconds:>8.1f} s')
-    print(f'{"total (after set-up)":<36}{sum(times.values()):>8.1f} s')
-    print(f'\nthe report to browse (open it in a browser; one file, works offline): {report / "report.html"}')
+    print_times(times, report)
 
 
 if __name__ == '__main__':

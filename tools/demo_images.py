@@ -16,7 +16,6 @@ Every phase but 5 is one of the ordinary command-line tools, run as a user would
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -24,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / 'tools'))
 sys.path.insert(0, str(ROOT / 'benchmarks'))
-from demo import run  # noqa: E402
+from demo import epoch_options, print_times, report_and_test, run, train_all  # noqa: E402
 
 CONFIGS = {'GFNet (e2e)': 'configs/demo/images/gfnet_e2e.py',
            'static': 'configs/demo/images/static_resnet18.py'}
@@ -56,40 +55,11 @@ def main() -> None:
     times['data'] = time.time() - t
 
     opts = data_options(args.data)
-    train_opts = list(opts)
-    if args.epochs:
-        train_opts += [f'train_cfg.max_epochs={args.epochs}', f'train_cfg.val_interval={args.epochs}',
-                       f'param_scheduler.0.T_max={args.epochs}', f'param_scheduler.0.end={args.epochs}']
-    ckpts = {}
-    for name, config in CONFIGS.items():
-        wd = work / Path(config).stem
-        t = time.time()
-        if args.reuse and (wd / 'last_checkpoint').exists():
-            print(f'\n== {name}: reusing {wd}', flush=True)
-        else:
-            print(f'\n== training {name}: {config} (log: {wd}/train.log)', flush=True)
-            run([py, 'tools/train.py', config, '--work-dir', str(wd), '--cfg-options', *train_opts],
-                log=wd / 'train.log')
-        ckpts[name] = (config, (wd / 'last_checkpoint').read_text().strip())
-        times[f'train {name}'] = time.time() - t
-
-    t = time.time()
-    gf_config, gf_ckpt = ckpts['GFNet (e2e)']
-    report = work / 'report'
-    print(f'\n== compute report (thresholds fitted on val, reported on test): {report}/summary.md', flush=True)
-    run([py, 'tools/report.py', gf_config, gf_ckpt, '--out', str(report), '--baseline', *ckpts['static'],
-         '--latency', '100', '--cfg-options', *opts], log=work / 'report.log')
-    summary = json.loads((report / 'summary.json').read_text())
-    times['report (val + test, both models)'] = time.time() - t
-
-    t = time.time()
+    train_opts = opts + epoch_options(args.epochs)
+    ckpts = train_all(CONFIGS, work, train_opts, times, reuse=args.reuse)
+    gf_config = ckpts['GFNet (e2e)'][0]
+    report, summary, early = report_and_test(ckpts['GFNet (e2e)'], ckpts['static'], work, opts, times, 'image')
     budget = summary['operating_point']['budget']
-    metrics_file = work / 'test_early_exit.json'
-    print(f'== test with early exit at {budget:.4g} GFLOPs per image (tools/test.py --budget)', flush=True)
-    run([py, 'tools/test.py', gf_config, gf_ckpt, '--budget', str(budget), '--out', str(metrics_file),
-         '--work-dir', str(work / 'test'), '--cfg-options', *opts], log=work / 'test.log')
-    early = json.loads(metrics_file.read_text())
-    times['test with early exit'] = time.time() - t
 
     t = time.time()
     print('== the same GFNet with random patch places, and patches on the object (policy_ablation.evaluate)',
@@ -129,11 +99,7 @@ def main() -> None:
           f"glance alone; the policy {learned['last'] - random['last']:+.1f} points over random patches "
           f"({learned['hit']:.0f}% against {random['hit']:.0f}% of patches on the object)")
     print(f'budget curve, plots and per-image tables: {report}/summary.md')
-    print('\n== phase times')
-    for phase, seconds in times.items():
-        print(f'{phase:<36}{seconds:>8.1f} s')
-    print(f'{"total (after set-up)":<36}{sum(times.values()):>8.1f} s')
-    print(f'\nthe report to browse (open it in a browser; one file, works offline): {report / "report.html"}')
+    print_times(times, report)
 
 
 if __name__ == '__main__':

@@ -27,13 +27,7 @@ def budget_curve(path: Path, curves: dict[str, list[dict]], anytime: list[tuple[
     ax.plot([g for g, _ in anytime], [a for _, a in anytime], 's--', alpha=0.7, label='every clip to exit k')
     if baseline:
         ax.plot([baseline['mean_gflops']], [baseline['top1']], '*', markersize=14, label='static TSM')
-    ax.set_xlabel('mean GFLOPs per clip')
-    ax.set_ylabel('top-1 (%)')
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    _save_top1_plot(fig, ax, path, 'mean GFLOPs per clip')
 
 
 def latency_curve(path: Path, latency: dict) -> None:
@@ -45,7 +39,11 @@ def latency_curve(path: Path, latency: dict) -> None:
             label='every clip to exit k')
     if 'baseline' in latency:
         ax.plot([latency['baseline']['mean_ms']], [latency['baseline']['top1']], '*', markersize=14, label='static TSM')
-    ax.set_xlabel(f"mean ms per clip (batch 1, {latency['clips']} clips)")
+    _save_top1_plot(fig, ax, path, f"mean ms per clip (batch 1, {latency['clips']} clips)")
+
+
+def _save_top1_plot(fig, ax, path: Path, xlabel: str) -> None:
+    ax.set_xlabel(xlabel)
     ax.set_ylabel('top-1 (%)')
     ax.grid(alpha=0.3)
     ax.legend()
