@@ -46,7 +46,8 @@ from .encoding import write_video
 
 __all__ = [
     'CLASS_NAMES', 'TEXTURES', 'DIRECTIONS', 'FLIP_LABEL_MAP', 'GLANCE_FACTOR', 'FPS',
-    'SPLITS', 'object_size', 'object_speed', 'render_clip', 'make_demo_dataset',
+    'SPLITS', 'object_size', 'object_speed', 'render_clip', 'make_demo_dataset', 'check_size', 'smooth_field',
+    'to_uint8',
 ]
 
 TEXTURES = ('horizontal stripes', 'vertical stripes', 'checkerboard')
@@ -88,7 +89,7 @@ def object_speed(frames: int, size: int) -> int:
     return GLANCE_FACTOR * k
 
 
-def _check_size(size: int) -> None:
+def check_size(size: int) -> None:
     if size % GLANCE_FACTOR or size < 32:
         raise ValueError(f'size must be a multiple of {GLANCE_FACTOR} and at least 32, got {size}')
 
@@ -112,7 +113,7 @@ def _texture(kind: int, side: int, phase_y: int, phase_x: int) -> np.ndarray:
     return np.where(bits == 0, 1.0, -1.0)
 
 
-def _smooth_field(rng: np.random.Generator, size: int, amplitude: float, waves: int = 4) -> np.ndarray:
+def smooth_field(rng: np.random.Generator, size: int, amplitude: float, waves: int = 4) -> np.ndarray:
     """Smooth random field [size, size, 3]: a few low-frequency plane waves per channel,
     built from separable products (cos(a + b) = cos a cos b - sin a sin b)."""
     coords = (np.arange(size) + 0.5) / size
@@ -135,7 +136,7 @@ def render_clip(rng: np.random.Generator, label: int, frames: int = 8, size: int
     ``boxes`` float32 [frames, 4], the object's ``(x0, y0, x1, y1)`` per frame in
     pixels (``x1``, ``y1`` exclusive).
     """
-    _check_size(size)
+    check_size(size)
     label = int(label)
     if not 0 <= label < len(CLASS_NAMES):
         raise ValueError(f'label must be in [0, {len(CLASS_NAMES)}), got {label}')
@@ -156,7 +157,7 @@ def render_clip(rng: np.random.Generator, label: int, frames: int = 8, size: int
     bg_shift = rng.choice([-1.0, 1.0]) * rng.uniform(22.0, 38.0) + rng.uniform(-8.0, 8.0, size=3)
 
     # Background: smooth, low-contrast field around a colour near the object's.
-    canvas = mean + bg_shift + _smooth_field(rng, size, amplitude=10.0)       # [S, S, 3]
+    canvas = mean + bg_shift + smooth_field(rng, size, amplitude=10.0)       # [S, S, 3]
 
     # Static distractors: flat squares of the object's size and similar colours, on the
     # glance grid like the object; the first one has exactly the object's base colour.
@@ -188,14 +189,14 @@ def render_clip(rng: np.random.Generator, label: int, frames: int = 8, size: int
     patch = mean + lift + contrast * pattern[..., None]                         # [side, side, 3]
 
     video = np.empty((frames, size, size, 3), dtype=np.uint8)
-    video[:] = _to_uint8(canvas)
-    patch = _to_uint8(patch)
+    video[:] = to_uint8(canvas)
+    patch = to_uint8(patch)
     for i in range(frames):
         video[i, ys[i]:ys[i] + side, xs[i]:xs[i] + side] = patch
     return video, boxes
 
 
-def _to_uint8(x: np.ndarray) -> np.ndarray:
+def to_uint8(x: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(x), 0, 255).astype(np.uint8)
 
 
@@ -232,7 +233,7 @@ def make_demo_dataset(out_dir: str | os.PathLike, *, seed: int = 0, num_train: i
     summary dict (counts, per-class counts, seconds).
     """
     t0 = time.perf_counter()
-    _check_size(size)
+    check_size(size)
     if frames < 2:
         raise ValueError(f'frames must be at least 2, got {frames}')
     object_speed(frames, size)                          # raises early if it cannot move

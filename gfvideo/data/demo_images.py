@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .demo import GLANCE_FACTOR, TEXTURE_PERIOD, _check_size, _smooth_field, _to_uint8
+from .demo import GLANCE_FACTOR, TEXTURE_PERIOD, check_size, smooth_field, to_uint8
 
 __all__ = ['IMAGE_CLASS_NAMES', 'IMAGE_FLIP_LABEL_MAP', 'IMAGE_SPLITS', 'image_object_size',
            'image_texture', 'render_image', 'make_image_demo_dataset']
@@ -88,7 +88,7 @@ def image_texture(name: str, side: int, phase_y: int, phase_x: int) -> np.ndarra
 def render_image(rng: np.random.Generator, label: int, size: int = 128) -> tuple[np.ndarray, np.ndarray]:
     """Draw one image of class ``label``: ``(image, box)``, ``image`` uint8 ``[size, size, 3]``
     (RGB), ``box`` float32 ``[4]``, the object's ``(x0, y0, x1, y1)`` in px (exclusive ends)."""
-    _check_size(size)
+    check_size(size)
     label = int(label)
     if not 0 <= label < len(IMAGE_CLASS_NAMES):
         raise ValueError(f'label must be in [0, {len(IMAGE_CLASS_NAMES)}), got {label}')
@@ -105,7 +105,7 @@ def render_image(rng: np.random.Generator, label: int, size: int = 128) -> tuple
     mean = np.rint(rng.uniform(50.0, 110.0, size=3))
     lift = np.rint(rng.uniform(60.0, 70.0))
     bg_shift = rng.choice([-1.0, 1.0]) * rng.uniform(22.0, 38.0) + rng.uniform(-8.0, 8.0, size=3)
-    canvas = mean + bg_shift + _smooth_field(rng, size, amplitude=10.0)        # [S, S, 3]
+    canvas = mean + bg_shift + smooth_field(rng, size, amplitude=10.0)        # [S, S, 3]
 
     # Flat distractors of the object's size and similar colours, on the glance grid; the
     # first has exactly the object's base colour. They may overlap each other, not the object.
@@ -123,7 +123,7 @@ def render_image(rng: np.random.Generator, label: int, size: int = 128) -> tuple
     pattern = image_texture(IMAGE_CLASS_NAMES[label], side,
                             *(int(v) for v in rng.integers(0, TEXTURE_PERIOD, size=2)))
     canvas[y:y + side, x:x + side] = mean + lift + contrast * pattern[..., None]
-    return _to_uint8(canvas), np.array([x, y, x + side, y + side], dtype=np.float32)
+    return to_uint8(canvas), np.array([x, y, x + side, y + side], dtype=np.float32)
 
 
 def _split_labels(seed: int, split_id: int, n: int) -> np.ndarray:
@@ -142,7 +142,7 @@ def make_image_demo_dataset(out_dir: str | os.PathLike, *, seed: int = 0, num_tr
     from PIL import Image
 
     t0 = time.perf_counter()
-    _check_size(size)
+    check_size(size)
     counts = dict(zip(IMAGE_SPLITS, (int(num_train), int(num_val), int(num_test))))
     if min(counts.values()) < 0:
         raise ValueError(f'image counts must be >= 0, got {counts}')

@@ -16,7 +16,7 @@ import numpy as np
 from gfvideo.registry import TRANSFORMS
 
 # The crop helpers shared by every crop of transforms.py (lazy resize aware, crop_bbox kept).
-from .transforms import CenterCrop, Resize, _crop, _frames_hw, _pair, rng_of
+from .transforms import CenterCrop, Resize, as_pair, crop_window, frames_hw, rng_of
 
 __all__ = ['RandomResizedCrop', 'ResizeCenterCrop', 'random_resized_box']
 
@@ -63,7 +63,7 @@ class RandomResizedCrop:
 
     def __init__(self, size: int | tuple[int, int], scale: Sequence[float] = (0.08, 1.0),
                  ratio: Sequence[float] = (3 / 4, 4 / 3)) -> None:
-        self.size = _pair(size, 'size')
+        self.size = as_pair(size, 'size')
         self.scale = tuple(float(s) for s in scale)
         self.ratio = tuple(float(r) for r in ratio)
         if len(self.scale) != 2 or not 0 < self.scale[0] <= self.scale[1] <= 1:
@@ -73,9 +73,9 @@ class RandomResizedCrop:
 
     def __call__(self, results: dict) -> dict:
         rng = rng_of(results, 'RandomResizedCrop')
-        x, y, cw, ch = random_resized_box(*_frames_hw(results, 'RandomResizedCrop'),
+        x, y, cw, ch = random_resized_box(*frames_hw(results, 'RandomResizedCrop'),
                                           self.scale, self.ratio, rng)
-        _crop(results, x, y, cw, ch, out_size=self.size)
+        crop_window(results, x, y, cw, ch, out_size=self.size)
         return results
 
     def output_hw(self, hw: tuple[int, int] | None) -> tuple[int, int]:
@@ -99,7 +99,7 @@ class ResizeCenterCrop:
     def __init__(self, size: int, crop_pct: float = 0.875) -> None:
         if not 0 < crop_pct <= 1:
             raise ValueError(f'crop_pct must be in (0, 1], got {crop_pct}')
-        self.size = _pair(size, 'size')[0]
+        self.size = as_pair(size, 'size')[0]
         self.crop_pct = float(crop_pct)
         self.resize = Resize(int(self.size / self.crop_pct))
         self.crop = CenterCrop(self.size)

@@ -28,7 +28,7 @@ __all__ = ['Compose', 'build_pipeline', 'Resize', 'RandomCrop', 'CenterCrop', 'T
 _CV2_MAX_FRAMES = 170
 
 
-def _pair(size: int | Sequence[int], name: str) -> tuple[int, int]:
+def as_pair(size: int | Sequence[int], name: str) -> tuple[int, int]:
     """``(w, h)`` from an int or a pair."""
     if isinstance(size, int):
         w = h = size
@@ -66,7 +66,7 @@ def frames_of(results: dict, who: str) -> np.ndarray:
     return imgs
 
 
-def _frames_hw(results: dict, who: str) -> tuple[int, int]:
+def frames_hw(results: dict, who: str) -> tuple[int, int]:
     """Frame height and width as the transforms see them (after any pending resize)."""
     imgs = _source_imgs(results, who)
     size = results.get('lazy_size')
@@ -101,13 +101,13 @@ def resize_clip(imgs: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 def _crop_fits(name: str, size: tuple[int, int], results: dict) -> tuple[int, int]:
     """Frame height and width, after checking a ``size`` (w, h) crop fits in them."""
-    h, w = _frames_hw(results, name)
+    h, w = frames_hw(results, name)
     if size[0] > w or size[1] > h:
         raise ValueError(f'{name} {size} is larger than the frames ({w}, {h}); resize first')
     return h, w
 
 
-def _crop(results: dict, x: int, y: int, w: int, h: int,
+def crop_window(results: dict, x: int, y: int, w: int, h: int,
           out_size: tuple[int, int] | None = None) -> None:
     """Crop the ``(x, y, w, h)`` window (current coordinates), resized to ``out_size`` (w, h) if given.
 
@@ -195,7 +195,7 @@ class Resize:
         return short, int(h * short / w + 0.5)
 
     def __call__(self, results: dict) -> dict:
-        h, w = _frames_hw(results, 'Resize')
+        h, w = frames_hw(results, 'Resize')
         new_w, new_h = self._target(h, w)
         if self.lazy:  # a second lazy resize replaces the first: still one interpolation
             results['lazy_size'] = (new_w, new_h)
@@ -236,14 +236,14 @@ class RandomCrop(_FixedSizeCrop):
     """
 
     def __init__(self, size: int | tuple[int, int]) -> None:
-        self.size = _pair(size, 'size')
+        self.size = as_pair(size, 'size')
 
     def __call__(self, results: dict) -> dict:
         rng = rng_of(results, 'RandomCrop')
         h, w = _crop_fits('RandomCrop', self.size, results)
         cw, ch = self.size
         x, y = (int(v) for v in rng.integers(0, [w - cw + 1, h - ch + 1]))
-        _crop(results, x, y, cw, ch)
+        crop_window(results, x, y, cw, ch)
         return results
 
     def __repr__(self) -> str:
@@ -259,12 +259,12 @@ class CenterCrop(_FixedSizeCrop):
     """
 
     def __init__(self, size: int | tuple[int, int]) -> None:
-        self.size = _pair(size, 'size')
+        self.size = as_pair(size, 'size')
 
     def __call__(self, results: dict) -> dict:
         h, w = _crop_fits('CenterCrop', self.size, results)
         cw, ch = self.size
-        _crop(results, (w - cw) // 2, (h - ch) // 2, cw, ch)
+        crop_window(results, (w - cw) // 2, (h - ch) // 2, cw, ch)
         return results
 
     def __repr__(self) -> str:
@@ -284,7 +284,7 @@ class ThreeCrop:
     """
 
     def __init__(self, size: int) -> None:
-        self.size = _pair(size, 'size')[0]
+        self.size = as_pair(size, 'size')[0]
 
     def __call__(self, results: dict) -> dict:
         s = self.size
@@ -331,7 +331,7 @@ class MultiScaleCrop:
     def __init__(self, input_size: int | tuple[int, int],
                  scales: Sequence[float] = (1, .875, .75, .66), max_wh_scale_gap: int = 1,
                  random_crop: bool = False, num_fixed_crops: int = 5) -> None:
-        self.input_size = _pair(input_size, 'input_size')
+        self.input_size = as_pair(input_size, 'input_size')
         self.scales = tuple(float(s) for s in scales)
         if not self.scales or not all(0 < s <= 1 for s in self.scales):
             raise ValueError(f'scales must be in (0, 1], got {scales}')
@@ -362,8 +362,8 @@ class MultiScaleCrop:
 
     def __call__(self, results: dict) -> dict:
         rng = rng_of(results, 'MultiScaleCrop')
-        x, y, cw, ch = self._crop_box(*_frames_hw(results, 'MultiScaleCrop'), rng)
-        _crop(results, x, y, cw, ch, out_size=self.input_size)
+        x, y, cw, ch = self._crop_box(*frames_hw(results, 'MultiScaleCrop'), rng)
+        crop_window(results, x, y, cw, ch, out_size=self.input_size)
         return results
 
     def output_hw(self, hw: tuple[int, int] | None) -> tuple[int, int]:
