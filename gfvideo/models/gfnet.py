@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from ..registry import AGGREGATORS, POLICIES
-from .policy import Action, Observation, Policy, next_frames
+from .policy import Action, Observation, Policy, gaussian_centers, next_frames
 
 
 @POLICIES.register_module(name='gfnet')
@@ -99,14 +99,9 @@ class GFNetPolicy(Policy):
         mean = corner.flip(-1)[:, None].expand(-1, frames.shape[1], -1)    # [B, K, 2] (x, y)
         if action is None and not self.training:
             return Action(frames=frames, centers=mean, policy_state=h)
-        if action is None:
-            noise = torch.randn(mean.shape, generator=self.generator).to(mean)
-            centers = (mean + self.std * noise).clamp(0, 1).detach()
-        else:
-            centers = action.centers
-        gauss = torch.distributions.Normal(mean, self.std)
-        return Action(frames=frames, centers=centers, log_prob=gauss.log_prob(centers).sum((1, 2)),
-                      value=self.critic(h).squeeze(-1), entropy=gauss.entropy().sum((1, 2)), policy_state=h)
+        centers, log_prob, entropy = gaussian_centers(mean, self.std, self.generator, action)
+        return Action(frames=frames, centers=centers, log_prob=log_prob, value=self.critic(h).squeeze(-1),
+                      entropy=entropy, policy_state=h)
 
 
 @AGGREGATORS.register_module(name='gfnet_gru')

@@ -346,18 +346,26 @@ class PPOPolicy(LearnedPolicy):
         mean = self.mean_centers(obs, frames)
         if action is None and not self.training:
             return Action(frames=frames, centers=mean.clamp(0, 1))
-        if action is None:
-            noise = torch.randn(mean.shape, generator=self.generator).to(mean)
-            centers = (mean + self.std * noise).clamp(0, 1).detach()
-        else:
-            centers = action.centers
-        gauss = torch.distributions.Normal(mean, self.std)
-        log_prob = gauss.log_prob(centers).sum((1, 2))
-        entropy = gauss.entropy().sum((1, 2))
+        centers, log_prob, entropy = gaussian_centers(mean, self.std, self.generator, action)
         if logits is not None:
             frame_lp, frame_entropy = sequential_log_prob(logits, frames)
             log_prob, entropy = log_prob + frame_lp, entropy + frame_entropy
         return Action(frames=frames, centers=centers, log_prob=log_prob, value=self.value(obs), entropy=entropy)
+
+
+def gaussian_centers(mean: torch.Tensor, std: float, generator: torch.Generator | None,
+                     action: Action | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """PPO's Gaussian over patch centres ``[B, K, 2]``: (centres, log-prob, entropy) per row.
+
+    ``action=None`` samples around ``mean`` (clipped to [0, 1], no gradient through the draw);
+    a stored ``action`` is re-scored at its own centres."""
+    if action is None:
+        noise = torch.randn(mean.shape, generator=generator).to(mean)
+        centers = (mean + std * noise).clamp(0, 1).detach()
+    else:
+        centers = action.centers
+    gauss = torch.distributions.Normal(mean, std)
+    return centers, gauss.log_prob(centers).sum((1, 2)), gauss.entropy().sum((1, 2))
 
 
 def build_policy(cfg: dict, *, glance_channels: int, state_channels: int, patch_fraction: float,
