@@ -38,6 +38,16 @@ def run(cmd: list[str], log: Path | None = None) -> None:
         sys.exit(f'failed ({proc.returncode}); see {log}:\n' + log.read_text()[-3000:])
 
 
+def make_data(data: str, marker: str, times: dict[str, float], *flags: str) -> None:
+    """Generate the demo data into ``data`` (``make_demo_dataset.py FLAGS``) unless ``marker`` is there."""
+    t = time.time()
+    if not (ROOT / data / marker).exists():
+        run([sys.executable, 'data_prep/make_demo_dataset.py', *flags, '--out', data])
+    else:
+        print(f'demo data found in {data}')
+    times['data'] = time.time() - t
+
+
 def epoch_options(epochs: int | None) -> list[str]:
     """``--cfg-options`` training a demo config for ``epochs`` (None: as configured)."""
     if not epochs:
@@ -100,16 +110,10 @@ def main() -> None:
     p.add_argument('--work-dir', default='work_dirs/demo', help='where checkpoints, logs and reports go')
     p.add_argument('--epochs', type=int, default=None, help='override the configs\' training epochs')
     args = p.parse_args()
-    py = sys.executable
     times: dict[str, float] = {}
     work = Path(args.work_dir)
 
-    t = time.time()
-    if not (ROOT / args.data / 'test.json').exists():
-        run([py, 'data_prep/make_demo_dataset.py', '--out', args.data])
-    else:
-        print(f'demo data found in {args.data}')
-    times['data'] = time.time() - t
+    make_data(args.data, 'test.json', times)
 
     data_opts = [f'{split}_dataloader.dataset.{key}={args.data}/{value}'
                  for split in ('train', 'val', 'test')

@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / 'tools'))
 sys.path.insert(0, str(ROOT / 'benchmarks'))
-from demo import epoch_options, print_times, report_and_test, run, train_all  # noqa: E402
+from demo import epoch_options, make_data, print_times, report_and_test, train_all  # noqa: E402
 
 CONFIGS = {'GFNet (e2e)': 'configs/demo/images/gfnet_e2e.py',
            'static': 'configs/demo/images/static_resnet18.py'}
@@ -43,16 +43,10 @@ def main() -> None:
     p.add_argument('--reuse', action='store_true',
                    help='do not train a model whose work dir already holds a last_checkpoint')
     args = p.parse_args()
-    py = sys.executable
     times: dict[str, float] = {}
     work = Path(args.work_dir)
 
-    t = time.time()
-    if not (ROOT / args.data / 'test.txt').exists():
-        run([py, 'data_prep/make_demo_dataset.py', '--images', '--out', args.data])
-    else:
-        print(f'image demo data found in {args.data}')
-    times['data'] = time.time() - t
+    make_data(args.data, 'test.txt', times, '--images')
 
     opts = data_options(args.data)
     train_opts = opts + epoch_options(args.epochs)
