@@ -62,6 +62,7 @@ QUICK = {
     'model.num_classes': 10, 'model.input_size': 64, 'model.backbone.width': 8,
     'model.glance.size': 32, 'model.glance.width': 0.25, 'model.glance.last_channels': 64,
     'model.focus.width': 8, 'model.aggregator.hidden': 32}
+WARMUP = 2  # untimed rounds before each timed series
 AVX2 = dict(ATEN_CPU_CAPABILITY='avx2', ONEDNN_MAX_CPU_ISA='AVX2')
 
 
@@ -131,7 +132,7 @@ def measure(static: Recognizer, gf: dict[int, Recognizer], x: torch.Tensor, repe
         exits = model.run(x, thresholds).exit_index.cpu().numpy()
         rows.append(dict(model=name, exits='budget 50%', gflops=float(np.mean(np.asarray(costs)[exits])),
                          fn=lambda m=model, th=thresholds: m.run(x, th)))
-    ms = timed_round_robin({i: r.pop('fn') for i, r in enumerate(rows)}, x.device, repeats)
+    ms = timed_round_robin({i: r.pop('fn') for i, r in enumerate(rows)}, x.device, repeats, WARMUP)
     for i, r in enumerate(rows):
         r['ms'] = ms[i] / x.shape[0]
         r.update(time_ratio=r['ms'] / rows[0]['ms'], flops_ratio=r['gflops'] / base_gflops)
@@ -144,10 +145,10 @@ def parts(gf: dict[int, Recognizer], x: torch.Tensor, repeats: int) -> dict[int,
     """Median ms of each component of one no-exit run, per patch (round-robin over the models)."""
     with ExitStack() as stack:
         runs = {p: stack.enter_context(component_times(m)) for p, m in gf.items()}
-        timed_round_robin({p: lambda m=m: m.run(x) for p, m in gf.items()}, x.device, repeats)
+        timed_round_robin({p: lambda m=m: m.run(x) for p, m in gf.items()}, x.device, repeats, WARMUP)
     out = {}
     for p, rs in runs.items():
-        rs = rs[2:]  # after warm-up
+        rs = rs[WARMUP:]
         out[p] = dict(patch=gf[p].patch_size, total=float(np.median([r['total'] for r in rs])),
                       parts={c: float(np.median([r['parts'][c] for r in rs])) for c in COMPONENTS},
                       steps=[float(np.median([r['steps'][s]['ms'] for r in rs])) for s in range(len(rs[0]['steps']))])
@@ -166,15 +167,15 @@ def row_scaling(model: Recognizer, x: torch.Tensor, repeats: int) -> list[dict]:
         rules[r] = [t0] + [2.0] * (model.num_exits - 2) + [0.0]
     steps: dict[int, list[float]] = {r: [] for r in rs}
     with component_times(model) as runs:
-        for _ in range(2 + repeats):
+        for _ in range(WARMUP + repeats):
             for r, th in rules.items():
                 model.run(x, th)
                 step = runs[-1]['steps'][0]
                 if step['rows'] != r:
                     raise RuntimeError(f'{step["rows"]} rows ran step 1, meant {r} (tied confidences?)')
                 steps[r].append(step['ms'])
-    full = float(np.median(steps[b][2:]))
-    return [dict(rows=r, ms=float(np.median(steps[r][2:])), ratio=float(np.median(steps[r][2:])) / full,
+    ms = {r: float(np.median(t[WARMUP:])) for r, t in steps.items()}
+    return [dict(rows=r, ms=ms[r], ratio=ms[r] / ms[b],
                  bound=1.2 * r / b) for r in rs]
 
 
