@@ -1,6 +1,8 @@
 """GFNet-Pytorch checkpoints in gfvideo: the official model's predictions at every step.
 
-``tests/fixtures/gfnet_r50.json`` was written by ``tools/dev/gfnet_reference.py``, which ran
+``tests/fixtures/gfnet_r50.json`` (ResNet-50, GRU classifier, MLP state encoder) and
+``gfnet_mbv3.json`` (MobileNetV3-Large in gen-efficientnet naming, per-length heads, conv state
+encoder) were written by ``tools/dev/gfnet_reference.py``, which ran
 the official code (github.com/blackfeather-wang/GFNet-Pytorch, the commit in the fixture) on
 weights drawn by :func:`seeded_state` from the checkpoint layout it records. Here the same
 weights are drawn again in the official layout, converted (``--from gfnet``), and gfvideo's
@@ -21,13 +23,15 @@ from gfvideo.models.convert_gfnet import from_gfnet, gfnet_config, gfnet_thresho
 from gfvideo.models.crop import patch_boxes
 from gfvideo.models.policy import Action, Observation
 
-FIXTURE = Path(__file__).parent / 'fixtures' / 'gfnet_r50.json'
+FIXTURES = [Path(__file__).parent / 'fixtures' / f'gfnet_{name}.json' for name in ('r50', 'mbv3')]
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def seeded_state(layout: list, seed: int) -> dict[str, dict[str, torch.Tensor]]:
+def seeded_state(layout: list, seed: int, gain: float = 1.0) -> dict[str, dict[str, torch.Tensor]]:
     """A GFNet checkpoint's state dicts ``{section: {key: tensor}}`` for ``layout`` (``[section, key,
-    shape, dtype]`` rows, in order), every float drawn from one seeded generator."""
+    shape, dtype]`` rows, in order), every float drawn from one seeded generator. ``gain``
+    scales the batch-norm scales (MobileNetV3's 50 batch norms, hard swishes and gates would
+    otherwise shrink the signal until every image gives the same output)."""
     g = torch.Generator().manual_seed(seed)
     out: dict[str, dict[str, torch.Tensor]] = {}
     for section, key, shape, dtype in layout:
@@ -38,8 +42,8 @@ def seeded_state(layout: list, seed: int) -> dict[str, dict[str, torch.Tensor]]:
                 values = values.abs() + 0.5
             elif name.startswith('weight') and len(shape) > 1:
                 values = values * (3.0 / math.prod(shape[1:])) ** 0.5   # keep activations O(1)
-            elif name == 'weight':                                      # batch-norm scales in [0.5, 1]
-                values = values.abs() * 0.5 + 0.5
+            elif name == 'weight':                                      # batch-norm scales in gain x [0.5, 1]
+                values = (values.abs() * 0.5 + 0.5) * gain
             else:                          # biases and running means small: the outputs follow the input
                 values = values * 0.1
         else:
@@ -62,14 +66,14 @@ def seeded_images(batch: int, size: int, seed: int) -> torch.Tensor:
 
 def gfnet_checkpoint(fixture: dict) -> dict:
     cfg = fixture['config']
-    checkpoint = seeded_state(fixture['layout'], fixture['weights_seed'])
+    checkpoint = seeded_state(fixture['layout'], fixture['weights_seed'], cfg.get('gain', 1.0))
     checkpoint.update(model_name=cfg['model_name'], patch_size=cfg['patch_size'], flops=[1.0] * cfg['T'])
     return checkpoint
 
 
-@pytest.fixture(scope='module')
-def reference():
-    fixture = json.loads(FIXTURE.read_text())
+@pytest.fixture(scope='module', params=FIXTURES, ids=lambda p: p.stem)
+def reference(request):
+    fixture = json.loads(request.param.read_text())
     checkpoint = gfnet_checkpoint(fixture)
     model = GlanceFocusRecognizer(**{k: v for k, v in gfnet_config(checkpoint).items() if k != 'type'})
     missing, unexpected = model.load_state_dict(from_gfnet(checkpoint), strict=False)
@@ -82,9 +86,10 @@ def reference():
     return fixture, model, episode
 
 
-def test_fixture_is_small_and_sourced():
-    fixture = json.loads(FIXTURE.read_text())
-    assert FIXTURE.stat().st_size < 200_000
+@pytest.mark.parametrize('path', FIXTURES, ids=lambda p: p.stem)
+def test_fixture_is_small_and_sourced(path):
+    fixture = json.loads(path.read_text())
+    assert path.stat().st_size < 200_000
     assert fixture['source'] == 'github.com/blackfeather-wang/GFNet-Pytorch' and len(fixture['commit']) == 40
 
 
@@ -118,10 +123,10 @@ def test_unknown_keys_fail_naming_them():
                       fc={'rnn.weight_ih_l0': torch.zeros(1)}, policy=None)
     assert set(from_gfnet(checkpoint)) == {'focus.backbone.conv1.weight', 'glance.backbone.conv1.weight',
                                            'aggregator.gru.weight_ih'}
-    for section, key in (('model_state_dict', 'module.conv_stem.weight'), ('fc', 'fc_2.weight'),
+    for section, key in (('model_state_dict', 'module.conv_stem.weight'), ('fc', 'fc_9.weight'),
                          ('policy', 'actor.1.weight')):
         bad = {**checkpoint, section: {**(checkpoint[section] or {}), key: torch.zeros(1)}}
-        with pytest.raises(ConversionError, match=key.replace('.', r'\.')):
+        with pytest.raises(ConversionError, match=key.replace('module.', '').replace('.', r'\.')):
             from_gfnet(bad)
     with pytest.raises(ConversionError, match='lr_scheduler'):
         from_gfnet({**checkpoint, 'lr_scheduler': {}})

@@ -157,3 +157,17 @@ def test_loads_torchvision_checkpoint(tmp_path, name, reference, rename):
         else:
             expect = torch.relu(reference.features(x)) if name == 'densenet121' else reference.features(x)
         assert torch.allclose(backbone(x, num_segments=1)[1], expect.mean((2, 3)), atol=1e-5)
+
+
+def test_mobilenet_v3_head_loads_torchvision_classifier(tmp_path):
+    """``head=True``: the pooled feature is torchvision's ``classifier[0:2]`` output (1280 wide)."""
+    torch.manual_seed(0)
+    reference = _with_statistics(W.mobilenet_v3_large(width_mult=0.25), lambda m: m(torch.randn(2, 3, 32, 32)))
+    torch.save(reference.state_dict(), tmp_path / 'mbv3.pth')
+    backbone = build_backbone('mobilenet_v3_large', pretrained=str(tmp_path / 'mbv3.pth'), shift=False,
+                              width=0.25, head=True).eval()
+    x = torch.randn(2, 3, 40, 40)
+    with torch.no_grad():
+        expect = reference.classifier[1](reference.classifier[0](reference.features(x).mean((2, 3))))
+        assert backbone.out_channels == expect.shape[1]
+        assert torch.allclose(backbone(x, num_segments=1)[1], expect, atol=1e-5)

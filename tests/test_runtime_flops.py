@@ -47,3 +47,32 @@ def test_reported_cost_matches_runtime_count(schedule):
         assert matmul[result['exit']] == pytest.approx(measured, rel=0.01)
         assert result['gflops'] == pytest.approx(sum(steps[:result['exit'] + 1]), rel=1e-12)
     assert len(exits) > 1
+
+
+def test_gfnet_per_length_heads_cost_more_each_step():
+    """GFNet's MobileNetV3 classifier: exit t reads t + 1 features, so each step costs one more
+    ``C x classes`` than the step before it; the reported cost still equals what ran."""
+    torch.manual_seed(0)
+    model = GlanceFocusRecognizer(
+        num_classes=7, num_frames=1, input_size=64, num_steps=3, frames_per_step=1, revisit=True,
+        glance=dict(backbone='resnet18', size=32, width=8, feature_stage=4, min_cells=1),
+        focus=dict(backbone='resnet18', patch=32, width=8),
+        policy=dict(type='gfnet', map_size=1, encoder='conv', hidden=8),
+        aggregator=dict(type='gfnet_concat')).eval()
+    images = torch.randn(12, 1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        logits = model.run(images).logits
+    thresholds = [float(l.softmax(-1).amax(-1).median()) for l in logits]
+    steps = model.step_costs()
+    c = model.aggregator.channels
+    head_step = c * 7 / 1e9
+    assert [b - a for a, b in zip(steps[1:], steps[2:])] == pytest.approx([head_step] * 2, rel=1e-6)
+    matmul = list(itertools.accumulate(glance_focus_step_costs(model, handles=NOT_MATMUL)))
+    exits = set()
+    for image in images:
+        with FlopCounterMode(display=False) as counter:
+            result = model.predict(image[None], None, thresholds)[0]
+        exits.add(result['exit'])
+        assert matmul[result['exit']] == pytest.approx(counter.get_total_flops() / 2 / 1e9, rel=0.01)
+        assert result['gflops'] == pytest.approx(sum(steps[:result['exit'] + 1]), rel=1e-12)
+    assert len(exits) > 1

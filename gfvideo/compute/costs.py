@@ -66,7 +66,7 @@ def glance_focus_costs(model, handles: dict | None = None) -> dict:
         costs = dict(glance=count_gflops(model.glance, (frames,), handles=handles),
                      aggregator_init=count_gflops(MethodCall(model.aggregator, 'init'), (pooled,), handles=handles),
                      steps=[])
-        by_size: dict[int, dict[str, float]] = {}
+        by_size: dict[int, tuple[dict[str, float], torch.Tensor]] = {}   # policy and focus by frame count
         for t in range(1, model.num_exits):
             k = model.schedule.frames_at(t)
             if k not in by_size:
@@ -75,12 +75,16 @@ def glance_focus_costs(model, handles: dict | None = None) -> dict:
                 focus, _ = model.focus(frames, frame_ids, centers)
                 looks = torch.zeros(1, n, dtype=torch.long, device=dev)
                 available = torch.ones(1, n, dtype=torch.bool, device=dev)
-                by_size[k] = dict(
+                by_size[k] = (dict(
                     policy=count_gflops(_PolicyCall(model.policy, k), (maps, state, looks, available), handles=handles),
-                    focus=count_gflops(model.focus, (frames, frame_ids, centers), handles=handles),
-                    aggregator_step=count_gflops(MethodCall(model.aggregator, 'step'),
-                                                 (state, pooled[:, :k], focus), handles=handles))
-            costs['steps'].append(dict(by_size[k]))
+                    focus=count_gflops(model.focus, (frames, frame_ids, centers), handles=handles)), focus)
+            parts, focus = by_size[k]
+            # the aggregator's step is counted on the state it meets at step t: a state that
+            # keeps every step's features (GFNet's per-length heads) costs more each step
+            step = MethodCall(model.aggregator, 'step')
+            costs['steps'].append(dict(parts, aggregator_step=count_gflops(step, (state, pooled[:, :k], focus),
+                                                                           handles=handles)))
+            state, _ = model.aggregator.step(state, pooled[:, :k], focus)
         return costs
     finally:
         for m, mode in modes.items():

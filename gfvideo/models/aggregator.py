@@ -16,7 +16,7 @@ from ..registry import AGGREGATORS
 class GRUAggregator(nn.Module):
     """``init(glance) -> (state, logits_0)``; ``step(state, glance_sel, focus) -> (state, logits_t)``."""
 
-    def __init__(self, glance_channels: int, focus_channels: int, num_classes: int,
+    def __init__(self, glance_channels: int, focus_channels: int, num_classes: int, num_exits: int,
                  hidden: int = 256) -> None:
         super().__init__()
         self.hidden = hidden
@@ -46,7 +46,7 @@ class MeanAggregator(nn.Module):
     of the fused features and the number of frames in it. Order-free and quick to train.
     """
 
-    def __init__(self, glance_channels: int, focus_channels: int, num_classes: int,
+    def __init__(self, glance_channels: int, focus_channels: int, num_classes: int, num_exits: int,
                  hidden: int = 256) -> None:
         super().__init__()
         self.hidden = hidden + 1
@@ -71,15 +71,17 @@ class MeanAggregator(nn.Module):
 
 
 def build_aggregator(cfg: dict | None, glance_channels: int, focus_channels: int,
-                     num_classes: int) -> nn.Module:
+                     num_classes: int, num_exits: int) -> nn.Module:
     """``dict(type=name, hidden=...)`` from the ``AGGREGATORS`` registry (``'gru'`` by default).
 
-    Every aggregator takes ``glance_channels``, ``focus_channels`` and ``num_classes`` and
-    has ``hidden`` (its state width), ``init(glance_pooled)`` and ``step(state, glance_sel, focus)``.
+    Every aggregator takes ``glance_channels``, ``focus_channels``, ``num_classes`` and
+    ``num_exits`` (the glance's included: a state that keeps every step's features is sized
+    by it) and has ``hidden`` (its state width), ``init(glance_pooled)`` and
+    ``step(state, glance_sel, focus)``.
     """
     cfg = dict(cfg or {})
     cfg.setdefault('type', 'gru')
     if AGGREGATORS.get(cfg['type']) is None:
         raise KeyError(f'unknown aggregator type {cfg["type"]!r}; choose from {sorted(AGGREGATORS.module_dict)}')
     return AGGREGATORS.build(cfg, default_args=dict(glance_channels=glance_channels, focus_channels=focus_channels,
-                                                    num_classes=num_classes))
+                                                    num_classes=num_classes, num_exits=num_exits))

@@ -18,6 +18,8 @@ DenseNet and RegNet live in ``backbones_image.py``.
 from __future__ import annotations
 
 import os
+from functools import partial
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -35,11 +37,14 @@ class TSMBackbone(nn.Module):
     """Common forward: run the stages with the shift state, keep one stage's map, pool the last."""
 
     stage_channels: tuple[int, ...]
+    # keys of a torchvision ImageNet file that ``load_pretrained`` leaves out (the classifier)
+    classifier_prefixes: tuple[str, ...] = ('fc.', 'classifier.')
 
     def __init__(self) -> None:
         super().__init__()
         self.feature_stage = 4
         self.num_shifts = 0
+        self.pool_head: nn.Module | None = None   # on the pooled feature (MobileNetV3's ``head=True``)
 
     def stages(self) -> list[list[nn.Module]]:
         """The modules of stages 1-4, in order (``nn.Sequential`` s are entered)."""
@@ -51,6 +56,7 @@ class TSMBackbone(nn.Module):
 
     @property
     def out_channels(self) -> int:
+        """Width of the pooled feature."""
         return self.stage_channels[-1]
 
     def forward(self, x: torch.Tensor, num_segments: int, shift_state: ShiftState | None = None
@@ -67,7 +73,10 @@ class TSMBackbone(nn.Module):
                 x = _run(module, x, num_segments, shift_state, carries)
             if i == self.feature_stage:
                 feature_map = x
-        return feature_map, F.adaptive_avg_pool2d(x, 1).flatten(1), tuple(carries)
+        pooled = F.adaptive_avg_pool2d(x, 1).flatten(1)
+        if self.pool_head is not None:
+            pooled = self.pool_head(pooled)
+        return feature_map, pooled, tuple(carries)
 
     def _add_shifts(self, blocks: list[nn.Module], fold_div: int) -> None:
         for slot, block in enumerate(blocks):
@@ -222,16 +231,40 @@ class ShiftInvertedResidualV3(_ShiftSlot, tv_mobilenetv3.InvertedResidual):
 
 
 class MobileNetV3TSM(_FeatureStages):
-    """torchvision's MobileNetV3-Large features (last conv: 960 channels); ``width`` multiplies widths."""
+    """torchvision's MobileNetV3-Large features (last conv: 960 channels); ``width`` multiplies widths.
+
+    ``head=True`` adds MobileNetV3's "efficient head" after pooling (torchvision's
+    ``classifier[0:2]``: a linear layer to 1280 and a hard swish; gen-efficientnet's
+    ``conv_head`` + ``act2``), so the pooled feature is 1280 wide, as GFNet's MobileNetV3
+    reads it; torchvision's ImageNet files load their ``classifier.0`` into it. ``bn_eps``:
+    torchvision's is 1e-3, gen-efficientnet's (GFNet-Pytorch's models) 1e-5.
+    """
 
     stage_ends = (4, 7, 13, 17)
 
-    def __init__(self, width: float = 1.0, shift: bool = True, fold_div: int = 8) -> None:
+    def __init__(self, width: float = 1.0, shift: bool = True, fold_div: int = 8, head: bool = False,
+                 bn_eps: float = 1e-3) -> None:
         super().__init__()
         setting, last_channel = tv_mobilenetv3._mobilenet_v3_conf('mobilenet_v3_large', width_mult=width)
-        net = tv_mobilenetv3.MobileNetV3(setting, last_channel, block=ShiftInvertedResidualV3)
+        net = tv_mobilenetv3.MobileNetV3(setting, last_channel, block=ShiftInvertedResidualV3,
+                                         norm_layer=partial(nn.BatchNorm2d, eps=bn_eps, momentum=0.01))
         self.features = net.features
         self._finish([m for m in self.features if isinstance(m, ShiftInvertedResidualV3)], shift, fold_div)
+        if head:
+            self.pool_head = nn.Sequential(net.classifier[0], nn.Hardswish())
+            self.classifier_prefixes = ('classifier.3.',)
+            self._register_load_state_dict_pre_hook(_torchvision_head_keys)
+
+    @property
+    def out_channels(self) -> int:
+        return self.stage_channels[-1] if self.pool_head is None else self.pool_head[0].out_features
+
+
+def _torchvision_head_keys(state_dict: dict, prefix: str, *args) -> None:
+    """Load-state-dict pre-hook: torchvision's ``classifier.0.*`` -> ``pool_head.0.*``."""
+    old = f'{prefix}classifier.0.'
+    for key in [k for k in state_dict if k.startswith(old)]:
+        state_dict[f'{prefix}pool_head.0.{key[len(old):]}'] = state_dict.pop(key)
 
 
 class ShiftMBConv(_ShiftSlot, tv_efficientnet.MBConv):
@@ -324,7 +357,7 @@ def build_backbone(name: str | dict, *, pretrained: str | None = None, feature_s
 
 
 def load_pretrained(backbone: nn.Module, path: str) -> None:
-    """Load an ImageNet checkpoint in torchvision naming; the classifier is dropped.
+    """Load an ImageNet checkpoint in torchvision naming; the classifier (``classifier_prefixes``) is dropped.
 
     Every backbone parameter must be found, and every checkpoint key must be used.
     """
@@ -332,7 +365,7 @@ def load_pretrained(backbone: nn.Module, path: str) -> None:
         raise FileNotFoundError(f'pretrained weights not found: {path}')
     state = torch.load(path, map_location='cpu', weights_only=True)
     state = state.get('state_dict', state)
-    state = {k: v for k, v in state.items() if not k.startswith(('fc.', 'classifier.'))}
+    state = {k: v for k, v in state.items() if not k.startswith(backbone.classifier_prefixes)}
     missing, unexpected = backbone.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise ValueError(f'{path} does not match {type(backbone).__name__}: '

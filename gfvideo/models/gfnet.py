@@ -13,10 +13,10 @@
   classifier, a GRU (hidden 1024) fed each step's pooled feature straight (the glance's at
   exit 0), then one linear layer. gfvideo's ``'gru'`` aggregator differs: it projects the
   features (and the glance feature of the focused frame) through a ReLU layer first.
-
-Not here yet: GFNet's MobileNetV3 / EfficientNet classifier (the concatenated per-step
-features, after each encoder's own ``conv_head``, into one linear layer per length
-``fc_2 .. fc_T``, exit 0 being the glance encoder's classifier).
+- ``AGGREGATORS['gfnet_concat']`` (:class:`GFNetConcatAggregator`): the MobileNetV3 /
+  EfficientNet classifier, the pooled features of every step so far concatenated into one
+  linear layer per length (GFNet's ``fc_2 .. fc_5``; exit 0 is the glance encoder's own
+  classifier). Its exits cost more the later they are: steps of unequal cost.
 
 With the crop's ``rounding='floor'`` and the glance's ``resize=dict(mode='bicubic',
 align_corners=True, antialias=False)`` these reproduce the official model's outputs from its
@@ -113,7 +113,8 @@ class GFNetGRUAggregator(nn.Module):
     not used. ``focus_channels`` must equal ``glance_channels``.
     """
 
-    def __init__(self, glance_channels: int, focus_channels: int, num_classes: int, hidden: int = 1024) -> None:
+    def __init__(self, glance_channels: int, focus_channels: int, num_classes: int, num_exits: int,
+                 hidden: int = 1024) -> None:
         super().__init__()
         if glance_channels != focus_channels:
             raise ValueError(f"the 'gfnet_gru' aggregator needs equal glance and focus widths, "
@@ -130,3 +131,44 @@ class GFNetGRUAggregator(nn.Module):
              focus: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         state = self.gru(focus.mean(1), state)
         return state, self.fc(state)
+
+
+@AGGREGATORS.register_module(name='gfnet_concat')
+class GFNetConcatAggregator(nn.Module):
+    """GFNet's cascaded classifier: exit t reads the pooled features of steps 0..t concatenated.
+
+    ``heads[t]`` is ``Linear((t + 1) * C, classes)`` (GFNet-Pytorch: ``heads[0]`` is the glance
+    encoder's ``classifier``, ``heads[t]`` its ``fc_{t+1}``). The state is ``[B, E * C + 1]``:
+    the features so far, zero where a step has not run, and the number of steps in them, so
+    its width is fixed for the policies that read it. ``dropout`` acts on each feature in
+    training (GFNet: the backbone's ``drop_rate``, 0.2 for MobileNetV3, 0.3 for EfficientNet).
+    Features are averaged over a step's frames; ``focus_channels`` must equal ``glance_channels``.
+    """
+
+    def __init__(self, glance_channels: int, focus_channels: int, num_classes: int, num_exits: int,
+                 dropout: float = 0.0) -> None:
+        super().__init__()
+        if glance_channels != focus_channels:
+            raise ValueError(f"the 'gfnet_concat' aggregator needs equal glance and focus widths, "
+                             f'got {glance_channels} and {focus_channels}')
+        self.channels, self.num_exits = glance_channels, num_exits
+        self.hidden = num_exits * glance_channels + 1
+        self.heads = nn.ModuleList(nn.Linear((t + 1) * glance_channels, num_classes) for t in range(num_exits))
+        self.dropout = nn.Dropout(dropout)
+
+    def init(self, glance_pooled: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self.dropout(glance_pooled.mean(1))
+        rest = x.new_zeros(x.shape[0], self.hidden - self.channels)
+        rest[:, -1] = 1
+        return torch.cat([x, rest], 1), self.heads[0](x)
+
+    def step(self, state: torch.Tensor, glance_sel: torch.Tensor,
+             focus: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        t = int(state[0, -1])              # steps so far: the same for every row of a batch
+        if t >= self.num_exits:
+            raise ValueError(f"the 'gfnet_concat' aggregator has {self.num_exits} exits; step {t} is past them")
+        c = self.channels
+        seen = torch.cat([state[:, :t * c], self.dropout(focus.mean(1))], 1)
+        rest = state[:, (t + 1) * c:].clone()
+        rest[:, -1] = t + 1
+        return torch.cat([seen, rest], 1), self.heads[t](seen)

@@ -165,7 +165,7 @@ class GlanceFocusRecognizer(Recognizer):
         self.glance = Glance(_build_glance_backbone(glance, glance_size), glance_size, resize)
         self.focus = Focus(build_backbone(focus.pop('backbone'), **focus), patch, rounding)
         gc, fc = self.glance.backbone.out_channels, self.focus.backbone.out_channels
-        self.aggregator = build_aggregator(aggregator, gc, fc, num_classes)
+        self.aggregator = build_aggregator(aggregator, gc, fc, num_classes, self.schedule.num_exits)
         self.generator = torch.Generator().manual_seed(seed)
         self.policy: Policy = build_policy(policy, glance_channels=self.glance.backbone.feature_channels,
                                            state_channels=self.aggregator.hidden,
