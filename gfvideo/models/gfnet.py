@@ -52,6 +52,7 @@ class GFNetPolicy(Policy):
     """
 
     reads_previous_maps = True
+    actor_critic = True
 
     def __init__(self, glance_channels: int, state_channels: int, patch_fraction: float, map_size: int,
                  in_channels: int | None = None, encoder: str = 'mlp', hidden: int = 1024, std: float = 0.1,

@@ -151,10 +151,14 @@ class Policy(nn.Module):
     ``end_to_end``: the centres train through the differentiable crop (the model then
     crops with :func:`gfvideo.models.crop.differentiable_crop` in training).
     ``reads_previous_maps``: the policy reads ``Observation.previous_maps``.
+    ``actor_critic``: in training it samples its actions and returns their ``log_prob``,
+    ``value`` and ``entropy``, and ``forward(obs, k, action=old)`` re-scores stored ones:
+    what the PPO objective trains.
     """
 
     end_to_end = False
     reads_previous_maps = False   # True: the recognizer fills Observation.previous_maps
+    actor_critic = False
 
     def __init__(self, glance_channels: int = 0, state_channels: int = 0, patch_fraction: float = 0.5,
                  frames: str = 'fixed', generator: torch.Generator | None = None) -> None:
@@ -317,6 +321,7 @@ class PPOPolicy(LearnedPolicy):
     """
 
     end_to_end = False
+    actor_critic = True
 
     def __init__(self, glance_channels: int, state_channels: int, patch_fraction: float,
                  hidden: int = 64, std: float = 0.1, frames: str = 'fixed', temperature: float = 1.0,

@@ -23,7 +23,7 @@ from mmengine.optim import OptimWrapperDict
 
 from ..registry import OBJECTIVES
 from .objectives import Objective
-from .policy import Action, Observation, PPOPolicy, RandomPolicy
+from .policy import Action, Observation, RandomPolicy
 
 
 @dataclass
@@ -99,8 +99,9 @@ class PPOObjective(Objective):
         self.cfg = PPOConfig(**cfg)
 
     def check(self, model) -> None:
-        if not isinstance(model.policy_module, PPOPolicy):
-            raise ValueError(f"model.objective PPO trains a 'ppo' policy, not {type(model.policy_module).__name__}")
+        if not model.policy_module.actor_critic:
+            raise ValueError(f"model.objective PPO trains an actor-critic policy ('ppo', 'gfnet'), "
+                             f'not {type(model.policy_module).__name__}')
         if 'policy' in model.frozen:
             raise ValueError("model.objective PPO trains the policy: remove 'policy' from model.frozen")
         trainable = sorted(n for n in ('glance', 'focus', 'aggregator') if n not in model.frozen)

@@ -1,0 +1,8 @@
+# GFNet-ResNet-50, patch 128, T = 5 on ImageNet, GFNet's stage 1 of 3: glance, focus and classifier
+# with patches at random places; then gfnet_r50_p128_imagenet_stage2.py (the policy by PPO)
+# and gfnet_r50_p128_imagenet_stage3.py (fine-tuning with it fixed):
+#   python tools/train.py configs/gfnet/gfnet_r50_p128_imagenet_stage1.py
+_base_ = ['../_base_/models/gfnet_resnet50.py', '../_base_/datasets/imagenet.py', '../_base_/default_runtime.py']
+
+model = dict(glance=dict(size=128), focus=dict(patch=128))
+gfnet_policy = dict(map_size=4)
