@@ -12,6 +12,10 @@ GFLOPs and ms per image side by side.
 
 Every phase but 5 is one of the ordinary command-line tools, run as a user would run it;
 5 is ``benchmarks/policy_ablation.py``'s ``evaluate``.
+
+``--ppo`` trains GFNet's three stages instead (``configs/demo/images/gfnet_ppo_stage{1,2,3}.py``:
+random patches; the policy alone by PPO; fine-tuning with it fixed) and prints each stage's
+top-1 per exit and patches on the object, beside random patches on stage 1's networks.
 """
 from __future__ import annotations
 
@@ -27,6 +31,7 @@ from demo import epoch_options, make_data, print_times, report_and_test, train_a
 
 CONFIGS = {'GFNet (e2e)': 'configs/demo/images/gfnet_e2e.py',
            'static': 'configs/demo/images/static_resnet18.py'}
+PPO_STAGES = [f'configs/demo/images/gfnet_ppo_stage{k}.py' for k in (1, 2, 3)]
 
 
 def data_options(data: str) -> list[str]:
@@ -42,6 +47,7 @@ def main() -> None:
     p.add_argument('--epochs', type=int, default=None, help="override the configs' training epochs")
     p.add_argument('--reuse', action='store_true',
                    help='do not train a model whose work dir already holds a last_checkpoint')
+    p.add_argument('--ppo', action='store_true', help="GFNet's three training stages instead (see above)")
     args = p.parse_args()
     times: dict[str, float] = {}
     work = Path(args.work_dir)
@@ -49,6 +55,8 @@ def main() -> None:
     make_data(args.data, 'test.txt', times, '--images')
 
     opts = data_options(args.data)
+    if args.ppo:
+        return ppo_stages(args, work, opts, times)
     train_opts = opts + epoch_options(args.epochs)
     ckpts = train_all(CONFIGS, work, train_opts, times, reuse=args.reuse)
     gf_config = ckpts['GFNet (e2e)'][0]
@@ -94,6 +102,34 @@ def main() -> None:
           f"({learned['hit']:.0f}% against {random['hit']:.0f}% of patches on the object)")
     print(f'budget curve, plots and per-image tables: {report}/summary.md')
     print_times(times, report)
+
+
+def ppo_stages(args: argparse.Namespace, work: Path, opts: list[str], times: dict[str, float]) -> None:
+    """``--ppo``: the three stages in turn, each from the previous one's last checkpoint, then evaluated."""
+    from policy_ablation import evaluate
+    data = (ROOT / args.data).resolve()
+    test_opts = {f'test_dataloader.dataset.{k}': v for k, v in
+                 (('data_prefix', f'{data}/test'), ('class_names_file', f'{data}/classes.txt'))}
+    previous, results = None, {}
+    for k, config in enumerate(PPO_STAGES, start=1):
+        load = [f'load_from={previous}'] if previous else []
+        ckpts = train_all({f'PPO stage {k}': config}, work, opts + epoch_options(args.epochs) + load, times,
+                          reuse=args.reuse)
+        previous = ckpts[f'PPO stage {k}'][1]
+        t = time.time()
+        results[f'stage {k}'] = evaluate(config, (ROOT / work / Path(config).stem).resolve(), data,
+                                         data_options=test_opts)
+        if k == 1:
+            results['stage 1, random patches'] = evaluate(config, (ROOT / work / Path(config).stem).resolve(), data,
+                                                          dict(_delete_=True, type='random'), data_options=test_opts)
+        times[f'evaluate stage {k} (test)'] = time.time() - t
+    print('\n== GFNet on the image demo by its three stages (test split; on object: % of the step\'s patches '
+          'containing the object\'s centre)')
+    print(f'{"model":<28}{"top-1 % per exit":>28}{"on object % per step":>24}')
+    for name, r in results.items():
+        print(f'{name:<28}{" / ".join(f"{v:.1f}" for v in r["top1_per_exit"]):>28}'
+              f'{" / ".join(f"{v:.0f}" for v in r["hit_per_step"]):>24}')
+    print('\nwall time: ' + ', '.join(f'{name} {seconds:.0f} s' for name, seconds in times.items()))
 
 
 if __name__ == '__main__':

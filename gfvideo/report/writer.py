@@ -66,6 +66,12 @@ def default_budgets(exit_costs: list[float], n: int = 5) -> list[float]:
     return np.linspace(exit_costs[0], exit_costs[-1], n + 2)[1:-1].round(6).tolist()
 
 
+def _with_counts(row: dict, num_exits: int) -> dict:
+    """A budget row for summary.json: the clips leaving at each exit (``exit_counts``) in place of their exits."""
+    counts = np.bincount(np.asarray(row['exits']), minlength=num_exits).tolist()
+    return {**{k: v for k, v in row.items() if k != 'exits'}, 'exit_counts': counts}
+
+
 def _stats(costs: np.ndarray) -> dict:
     return dict(mean_gflops=float(costs.mean()), median_gflops=float(np.median(costs)),
                 p90_gflops=float(np.percentile(costs, 90)))
@@ -145,8 +151,8 @@ def write_report(out: Path, table: ClipTable, held_out: ClipTable, budgets: list
                              top1=float((preds == table.labels).mean() * 100),
                              top5=float((top5 == table.labels[:, None]).any(1).mean() * 100),
                              exit_counts=np.bincount(exits, minlength=len(table.exit_costs)).tolist(), **_stats(costs)),
-        budgets=[{k: v for k, v in r.items() if k != 'exits'} for r in rows],
-        curves={name: [{k: v for k, v in r.items() if k != 'exits'} for r in c] for name, c in curves.items()},
+        budgets=[_with_counts(r, len(table.exit_costs)) for r in rows],
+        curves={name: [_with_counts(r, len(table.exit_costs)) for r in c] for name, c in curves.items()},
     )
     if baseline_entry is not None:
         summary['baseline'] = baseline_entry
