@@ -15,7 +15,7 @@ Every phase but 5 is one of the ordinary command-line tools, run as a user would
 
 ``--ppo`` trains GFNet's three stages instead (``configs/demo/images/gfnet_ppo_stage{1,2,3}.py``:
 random patches; the policy alone by PPO; fine-tuning with it fixed) and prints each stage's
-top-1 per exit and patches on the object, beside random patches on stage 1's networks.
+top-1 per exit and patches on the object (stage 1's are random places).
 """
 from __future__ import annotations
 
@@ -119,9 +119,6 @@ def ppo_stages(args: argparse.Namespace, work: Path, opts: list[str], times: dic
         t = time.time()
         results[f'stage {k}'] = evaluate(config, (ROOT / work / Path(config).stem).resolve(), data,
                                          data_options=test_opts)
-        if k == 1:
-            results['stage 1, random patches'] = evaluate(config, (ROOT / work / Path(config).stem).resolve(), data,
-                                                          dict(_delete_=True, type='random'), data_options=test_opts)
         times[f'evaluate stage {k} (test)'] = time.time() - t
     print('\n== GFNet on the image demo by its three stages (test split; on object: % of the step\'s patches '
           'containing the object\'s centre)')
