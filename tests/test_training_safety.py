@@ -168,7 +168,8 @@ def test_sigkill_then_resume_auto_is_bit_identical(mode, workers, by_epoch, tiny
     """SIGKILL right after a complete checkpoint, then --resume auto: the final weights equal an
     uninterrupted run's. Iteration checkpoints every 2 of 3 batches per epoch, killed after
     iteration 4 (epoch 2, batch 1: the consumed samples are skipped without loading them), or
-    epoch checkpoints, killed after epoch 1 (of 3)."""
+    epoch checkpoints, killed after epoch 1 (of 3). (A clean stop and ``--resume`` is the same
+    path from the same checkpoint: the epoch-checkpoint case covers it.)"""
     if by_epoch:
         opts = tiny_options(tiny_demo, epochs=3, workers=workers)
     else:
