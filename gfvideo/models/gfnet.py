@@ -105,6 +105,13 @@ class GFNetPolicy(Policy):
                       entropy=entropy, policy_state=h)
 
 
+def _check_equal_widths(name: str, glance_channels: int, focus_channels: int) -> None:
+    """GFNet's classifiers read glance and focus features alike: one width."""
+    if glance_channels != focus_channels:
+        raise ValueError(f"the {name!r} aggregator needs equal glance and focus widths, "
+                         f'got {glance_channels} and {focus_channels}')
+
+
 @AGGREGATORS.register_module(name='gfnet_gru')
 class GFNetGRUAggregator(nn.Module):
     """GFNet's recurrent classifier: ``h_t = GRU(feature_t, h_{t-1})``, ``logits_t = fc(h_t)``.
@@ -117,9 +124,7 @@ class GFNetGRUAggregator(nn.Module):
     def __init__(self, glance_channels: int, focus_channels: int, num_classes: int, num_exits: int,
                  hidden: int = 1024) -> None:
         super().__init__()
-        if glance_channels != focus_channels:
-            raise ValueError(f"the 'gfnet_gru' aggregator needs equal glance and focus widths, "
-                             f'got {glance_channels} and {focus_channels}')
+        _check_equal_widths('gfnet_gru', glance_channels, focus_channels)
         self.hidden = hidden
         self.gru = nn.GRUCell(glance_channels, hidden)
         self.fc = nn.Linear(hidden, num_classes)
@@ -149,9 +154,7 @@ class GFNetConcatAggregator(nn.Module):
     def __init__(self, glance_channels: int, focus_channels: int, num_classes: int, num_exits: int,
                  dropout: float = 0.0) -> None:
         super().__init__()
-        if glance_channels != focus_channels:
-            raise ValueError(f"the 'gfnet_concat' aggregator needs equal glance and focus widths, "
-                             f'got {glance_channels} and {focus_channels}')
+        _check_equal_widths('gfnet_concat', glance_channels, focus_channels)
         self.channels, self.num_exits = glance_channels, num_exits
         self.hidden = num_exits * glance_channels + 1
         self.heads = nn.ModuleList(nn.Linear((t + 1) * glance_channels, num_classes) for t in range(num_exits))
