@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import math
 import re
+from typing import NamedTuple
 
 from .convert import ConversionError
 
@@ -44,10 +45,23 @@ ENCODERS = {'model_prime_state_dict': 'glance.backbone.', 'model_state_dict': 'f
 METADATA = ('model_name', 'patch_size', 'flops', 'model_flops', 'policy_flops', 'fc_flops', 'anytime_classification',
             'dynamic_threshold', 'budgeted_batch_classification', 'epoch', 'acc', 'best_acc', 'optimizer',
             'ppo_optimizer')
-# model_name -> (gfvideo backbone, its kwargs, classifier aggregator, policy encoder, policy width, default T)
+
+
+class GFNetModel(NamedTuple):
+    """What a GFNet ``model_name`` is in gfvideo."""
+    backbone: str              # gfvideo's backbone (both encoders)
+    backbone_kwargs: dict
+    aggregator: str            # 'gfnet_gru' or 'gfnet_concat'
+    policy_encoder: str        # 'mlp' or 'conv'
+    policy_hidden: int         # when the file holds no policy (stage 1)
+    exits: int                 # GFNet's released T, when the file has no ``flops``
+    classifier: str            # the encoders' own classifier's key prefix
+
+
 MODELS = {
-    'resnet50': ('resnet50', {}, 'gfnet_gru', 'mlp', 1024, 5),
-    'mobilenetv3_large_100': ('mobilenet_v3_large', dict(head=True, bn_eps=1e-5), 'gfnet_concat', 'conv', 256, 3),
+    'resnet50': GFNetModel('resnet50', {}, 'gfnet_gru', 'mlp', 1024, 5, 'fc.'),
+    'mobilenetv3_large_100': GFNetModel('mobilenet_v3_large', dict(head=True, bn_eps=1e-5), 'gfnet_concat', 'conv',
+                                        256, 3, 'classifier.'),
 }
 _RESNET = re.compile(r'^(conv1|bn1|layer[1-4])\.')
 _GRU = re.compile(r'^(weight|bias)_(ih|hh)_l0$')
@@ -59,7 +73,7 @@ _INVERTED_RESIDUAL = {'conv_pw': 'block.0.0', 'bn1': 'block.0.1', 'conv_dw': 'bl
 _CONV_BN_ACT = {'conv': '0', 'bn1': '1'}
 
 
-def _family(checkpoint: dict) -> tuple:
+def _family(checkpoint: dict) -> GFNetModel:
     name = checkpoint.get('model_name', 'resnet50')
     if name not in MODELS:
         raise ConversionError(f'gfnet: no gfvideo model for model_name={name!r} yet; supported: {sorted(MODELS)}')
@@ -84,10 +98,12 @@ def _mobilenetv3(state: dict, section: str) -> dict:
             module, leaf = m[3].rsplit('.', 1)
             names = _block_names(modules[block])
             if module not in names:
-                raise ConversionError(f'gfnet: no gfvideo name for {section}[{key!r}] (MobileNetV3 block {m[1]}.{m[2]})')
+                raise ConversionError(f'gfnet: no gfvideo name for {section}[{key!r}] '
+                                      f'(MobileNetV3 block {m[1]}.{m[2]})')
             out[f'features.{index[block]}.{names[module]}.{leaf}'] = value
         else:
-            raise ConversionError(f'gfnet: no gfvideo name for {section}[{key!r}] (MobileNetV3, gen-efficientnet naming)')
+            raise ConversionError(f'gfnet: no gfvideo name for {section}[{key!r}] '
+                                  f'(MobileNetV3, gen-efficientnet naming)')
     return out
 
 
@@ -101,16 +117,18 @@ def _block_names(modules: set[str]) -> dict[str, str]:
     return _CONV_BN_ACT
 
 
-def _encoder(state: dict, section: str, family: tuple) -> dict:
+def _encoder(state: dict, section: str, family: GFNetModel) -> dict:
     """One encoder's tensors -> gfvideo names; its own classifier -> ``focus_head`` / ``aggregator.heads.0``."""
-    prefix, concat, out, own, tensors = ENCODERS[section], family[2] == 'gfnet_concat', {}, {}, {}
-    head = 'classifier.' if family[0].startswith('mobilenet') else 'fc.'
+    prefix, out, own, tensors = ENCODERS[section], {}, {}, {}
     wrapped = all(key.startswith('module.') for key in state)           # saved from nn.DataParallel
     where = f'{section} (keys without their "module." prefix)' if wrapped else section
     for key, value in state.items():
         name = key[len('module.'):] if wrapped else key
-        (own if name.startswith(head) else tensors)[name[len(head):] if name.startswith(head) else name] = value
-    if family[0] == 'resnet50':
+        if name.startswith(family.classifier):
+            own[name[len(family.classifier):]] = value
+        else:
+            tensors[name] = value
+    if family.backbone == 'resnet50':
         for name, value in tensors.items():
             if not _RESNET.match(name):
                 raise ConversionError(f'gfnet: no gfvideo name for {where}[{name!r}] '
@@ -120,7 +138,7 @@ def _encoder(state: dict, section: str, family: tuple) -> dict:
         out.update({prefix + k: v for k, v in _mobilenetv3(tensors, where).items()})
     if section == 'model_state_dict':
         out.update({'focus_head.' + k: v for k, v in own.items()})
-    elif concat:   # GFNet's exit 0 on MobileNetV3 / EfficientNet: the glance encoder's classifier
+    elif family.aggregator == 'gfnet_concat':   # exit 0 of GFNet's MobileNetV3: the glance encoder's classifier
         out.update({'aggregator.heads.0.' + k: v for k, v in own.items()})
     # else: the ResNet glance encoder's classifier, unused by GFNet's model at inference
     return out
@@ -161,7 +179,7 @@ def _policy(state: dict) -> dict:
 
 def _exits(checkpoint: dict) -> int:
     """GFNet's T (exits, the glance included): ``len(flops)``, else the family's released T."""
-    return len(checkpoint['flops']) if 'flops' in checkpoint else _family(checkpoint)[5]
+    return len(checkpoint['flops']) if 'flops' in checkpoint else _family(checkpoint).exits
 
 
 def from_gfnet(checkpoint: dict) -> dict:
@@ -189,18 +207,19 @@ def gfnet_config(checkpoint: dict, num_classes: int = 1000, input_size: int = 22
     GFNet's T (exits, the glance included) is ``len(flops)``; gfvideo's ``num_steps`` is T - 1.
     """
     patch = int(checkpoint['patch_size'])
-    backbone, kwargs, aggregator, encoder, width, _ = _family(checkpoint)
+    family = _family(checkpoint)
+    backbone, kwargs = family.backbone, family.backbone_kwargs
     policy = checkpoint.get('policy')
-    hidden = policy['gru.weight_hh_l0'].shape[1] if policy is not None else width
-    if aggregator == 'gfnet_gru':
-        aggregator_cfg = dict(type=aggregator, hidden=checkpoint['fc']['rnn.weight_hh_l0'].shape[1])
+    hidden = policy['gru.weight_hh_l0'].shape[1] if policy is not None else family.policy_hidden
+    if family.aggregator == 'gfnet_gru':
+        aggregator_cfg = dict(type='gfnet_gru', hidden=checkpoint['fc']['rnn.weight_hh_l0'].shape[1])
     else:
-        aggregator_cfg = dict(type=aggregator, dropout=0.2)   # gen-efficientnet's drop_rate for MobileNetV3
+        aggregator_cfg = dict(type='gfnet_concat', dropout=0.2)   # gen-efficientnet's drop_rate for MobileNetV3
     return dict(type='GlanceFocusRecognizer', num_classes=num_classes, num_frames=1, input_size=input_size,
                 glance=dict(backbone=backbone, size=patch, feature_stage=4, min_cells=1, **kwargs,
                             resize=dict(mode='bicubic', align_corners=True, antialias=False)),
                 focus=dict(backbone=backbone, patch=patch, rounding='floor', **kwargs),
-                policy=dict(type='gfnet', map_size=math.ceil(patch / 32), encoder=encoder, hidden=hidden),
+                policy=dict(type='gfnet', map_size=math.ceil(patch / 32), encoder=family.policy_encoder, hidden=hidden),
                 aggregator=aggregator_cfg, num_steps=_exits(checkpoint) - 1, frames_per_step=1, revisit=True)
 
 
