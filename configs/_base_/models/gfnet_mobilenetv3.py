@@ -25,16 +25,15 @@ model = dict(
 gfnet_policy = dict(_delete_=True, type='gfnet', map_size=3, encoder='conv', hidden=256)
 gfnet_supervised = dict(_delete_=True, type='SupervisedExits', weights=dict(focus=dsn_ratio))
 
-# GFNet's mobilenetv3 train_configuration: backbone 0.005, classifier 0.1 / 0.01, 90 epochs;
-# the glance network's classifier (aggregator.heads.0) stays with the frozen glance.
+# GFNet's mobilenetv3 train_configuration: backbone 0.005, classifier 0.1 / 0.01, 90 epochs.
+# GFNet's exit 0 is the frozen glance network's own ImageNet classifier; here it is the
+# classifier's heads.0, which a torchvision file doesn't fill, so it trains with the classifier.
 epochs = 90
 _sgd = dict(type='SGD', lr=0.005, momentum=0.9, nesterov=True, weight_decay=1e-4)
-_glance_head = {'aggregator.heads.0': dict(lr_mult=0.0, decay_mult=0.0)}
-optim_wrapper = dict(optimizer=_sgd, paramwise_cfg=dict(custom_keys={**_glance_head, 'aggregator': dict(lr_mult=20.0)}))
+optim_wrapper = dict(optimizer=_sgd, paramwise_cfg=dict(custom_keys=dict(aggregator=dict(lr_mult=20.0))))
 train_cfg = dict(max_epochs=epochs)
 param_scheduler = [dict(type='CosineAnnealingLR', T_max=epochs, end=epochs, by_epoch=True, eta_min=0)]
 gfnet_stage3_frozen = ['policy', 'glance']
-gfnet_stage3_optim_wrapper = dict(optimizer=_sgd, paramwise_cfg=dict(
-    custom_keys={**_glance_head, 'aggregator': dict(lr_mult=2.0)}))
+gfnet_stage3_optim_wrapper = dict(optimizer=_sgd, paramwise_cfg=dict(custom_keys=dict(aggregator=dict(lr_mult=2.0))))
 gfnet_stage3_train_cfg = dict(max_epochs=epochs)
 gfnet_stage3_scheduler = param_scheduler
