@@ -187,3 +187,19 @@ def test_gfnet_policy_with_exits_and_ppo_rescoring():
     obs = Observation.cat([s.observation for s in episode.focus_steps])
     new = model.policy(obs, 1, action=Action.cat(episode.actions))
     assert torch.allclose(new.log_prob, old, atol=1e-5) and new.value.shape == old.shape
+
+
+@pytest.mark.parametrize('path, config', [(FIXTURES[0], 'gfnet_r50_p96_imagenet_stage3.py'),
+                                          (FIXTURES[1], 'gfnet_mbv3_p96_imagenet_stage3.py')], ids=['r50', 'mbv3'])
+def test_converted_file_loads_into_the_shipped_config(path, config):
+    """A converted GFNet-Pytorch file is the model of configs/gfnet/'s stage 3 (built on the meta device)."""
+    from mmengine.config import Config
+    from mmengine.registry import DefaultScope
+
+    from gfvideo.registry import MODELS
+    cfg = Config.fromfile(ROOT / 'configs' / 'gfnet' / config)
+    with DefaultScope.overwrite_default_scope('gfvideo'), torch.device('meta'):
+        model = MODELS.build(cfg.model)
+    missing, unexpected = model.load_state_dict(from_gfnet(gfnet_checkpoint(json.loads(path.read_text()))),
+                                                strict=False, assign=True)
+    assert missing == ['_extra_state'] and unexpected == []
