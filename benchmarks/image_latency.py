@@ -24,7 +24,8 @@ Protocol, in one run on one machine:
    (``gfvideo.models.fuse``), timed round-robin (``--repeats``, at least 5), medians.
 
 Printed: mean GFLOPs and ms per image, the time and FLOPs ratios to the static backbone, and
-time/FLOPs (1.0: time follows FLOPs); then, at batch 1, where GFNet's time goes, per component
+time/FLOPs (1.0: time follows FLOPs); GFNet's GFLOPs at each exit; then, at batch 1, where
+GFNet's time goes, per component
 (``gfvideo.compute.latency.component_times``). Goal (the issue): GFNet-MobileNetV3 at least
 1.3x faster than static MobileNetV3 at batch 1, its time ratio within 1.15x of its FLOPs ratio.
 
@@ -194,7 +195,7 @@ def main() -> None:
     print('| batch | model | exit fractions | GFLOPs/image | ms/image | speed-up (time) | saving (FLOPs) | '
           'FLOPs/time |')
     print('|---|---|---|---|---|---|---|---|')
-    splits = {}
+    splits, exit_costs = {}, {}
     for name in args.models:
         torch.manual_seed(0)
         model, static = build(GFNET[name], args.quick, name == 'r50')
@@ -209,6 +210,10 @@ def main() -> None:
                       f"{r['time_ratio']:.2f}x | {r['flops_ratio']:.2f}x | {r['yardstick']:.2f} |", flush=True)
             if split:
                 splits[label] = split
+            exit_costs[label] = model.exit_costs()
+    print('\nGFLOPs per image at each exit (the glance first, cumulative):\n')
+    for label, costs in exit_costs.items():
+        print(f"- {label}: {' / '.join(f'{c:.3f}' for c in costs)}")
     if splits:
         print('\nWhere GFNet\'s time goes (batch 1, at those exits; ms per image, share of the run):\n')
         print('| model | total | ' + ' | '.join(COMPONENTS) + ' |')

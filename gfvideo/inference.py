@@ -25,7 +25,7 @@ from mmengine.registry import DefaultScope
 from .compute.costs import model_exit_costs
 from .compute.exit_scores import ExitRule
 from .data.annotations import AnnotationError, resolve_class_names
-from .data.datasets import dataset_config
+from .data.datasets import VideoDataset, dataset_config
 from .engine.resume import CheckpointError, read_checkpoint
 from .engine.validation import check_dataset_fits_model
 from .models.base import Recognizer
@@ -143,9 +143,9 @@ def load_clip(cfg: Config, num_frames: int | None, path: str | os.PathLike) -> C
     with DefaultScope.overwrite_default_scope('gfvideo'):
         check_dataset_fits_model(model_cfg, key, dataset_cfg)
         dataset_cls = DATASETS.get(dataset_cfg.get('type', 'VideoDataset'))
-        if dataset_cls is None or not hasattr(dataset_cls, 'for_path'):
+        if dataset_cls is None or not issubclass(dataset_cls, VideoDataset):
             raise InferenceError(f'{key}.type={dataset_cfg.get("type")!r}: not a dataset that loads '
-                                 f'one file (a VideoDataset or ImageDataset, with for_path)')
+                                 f'one file (a VideoDataset or a subclass such as ImageDataset)')
         sample = dataset_cls.for_path(dataset_cfg, path).load(0)
     return Clip(path=os.fspath(path), inputs=sample['inputs'], frame_inds=sample['frame_inds'],
                 num_frames=sample['num_frames'], num_views=sample['num_views'])

@@ -96,12 +96,13 @@ def report_and_test(model: tuple[str, str], baseline: tuple[str, str], work: Pat
     return report, summary, json.loads(metrics_file.read_text())
 
 
-def print_times(times: dict[str, float], report: Path) -> None:
+def print_times(times: dict[str, float], report: Path | None = None) -> None:
     print('\n== phase times')
     for phase, seconds in times.items():
         print(f'{phase:<36}{seconds:>8.1f} s')
     print(f'{"total (after set-up)":<36}{sum(times.values()):>8.1f} s')
-    print(f'\nthe report to browse (open it in a browser; one file, works offline): {report / "report.html"}')
+    if report is not None:
+        print(f'\nthe report to browse (open it in a browser; one file, works offline): {report / "report.html"}')
 
 
 def main() -> None:

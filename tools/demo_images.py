@@ -126,7 +126,7 @@ def ppo_stages(args: argparse.Namespace, work: Path, opts: list[str], times: dic
     for name, r in results.items():
         print(f'{name:<28}{" / ".join(f"{v:.1f}" for v in r["top1_per_exit"]):>28}'
               f'{" / ".join(f"{v:.0f}" for v in r["hit_per_step"]):>24}')
-    print('\nwall time: ' + ', '.join(f'{name} {seconds:.0f} s' for name, seconds in times.items()))
+    print_times(times)
 
 
 if __name__ == '__main__':
